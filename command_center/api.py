@@ -1,0 +1,105 @@
+"""The JSON API under /api/v1/: authentication, error format and the routers of each app.
+
+Every error answer is JSON `{"detail": "...", "errors": [{"field", "message"}]}` with a 4xx
+status: validation (422), malformed body (400), authentication (401), permission (403),
+not found (404), conflict (409), body too large (413).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import HttpBearer, SessionAuth
+
+from incidents.errors import ServiceError
+from incidents.models import ApiToken
+
+
+class BearerToken(HttpBearer):
+    """`Authorization: Bearer <token>` for integrations (`manage.py issue_token`)."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        api_token = (
+            ApiToken.objects.select_related("user")
+            .filter(key_hash=digest, revoked_at__isnull=True, user__is_active=True)
+            .first()
+        )
+        if api_token is None:
+            return None
+        ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=timezone.now())
+        request.user = api_token.user
+        return api_token.user
+
+
+api = NinjaAPI(
+    title="Wage-arrears joint command hub",
+    version="1",
+    description="Case intake, routing and the closed-loop lifecycle. Times are ISO 8601 in "
+    "Asia/Shanghai; money is a decimal string in yuan.",
+    urls_namespace="api",
+    auth=[BearerToken(), SessionAuth()],
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+)
+
+
+def error(detail: str, status: int, errors: list[dict[str, Any]] | None = None) -> HttpResponse:
+    return JsonResponse({"detail": detail, "errors": errors or []}, status=status)
+
+
+def _field(loc: list[Any] | tuple[Any, ...]) -> str:
+    # ninja locations start with the source and the parameter name: ("body", "payload", ...).
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header"}:
+        parts = parts[2:] if len(parts) > 2 else parts[1:]
+    return ".".join(parts)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors]
+    return error("The request is not valid.", 422, errors)
+
+
+@api.exception_handler(ServiceError)
+def on_service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+    return error(exc.detail, exc.status, exc.errors)
+
+
+@api.exception_handler(AuthenticationError)
+def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return error("Authentication required: log in or send a bearer token.", 401)
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    detail = str(exc)
+    if exc.status_code == 400 and "JSON" in detail.upper():
+        detail = "The body is not valid JSON."
+    return error(detail, exc.status_code)
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return error("Request body is too large.", 413)
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return error("Not found.", 404)
+
+
+def register_routers() -> None:
+    from incidents.api import router as incidents_router
+
+    api.add_router("/", incidents_router)
+
+
+register_routers()

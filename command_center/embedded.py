@@ -1,0 +1,57 @@
+"""Background work for the embedded mode, run by the ASGI server's own process.
+
+Production runs the clock sweep from Celery beat; a laptop or a demo has no beat, so
+`LifespanApp` starts a loop on ASGI startup that calls the same service every
+`CLOCK_SWEEP_SECONDS`, and stops it on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+
+async def sweep_forever(interval: float) -> None:
+    from incidents.services import clocks_sweep
+
+    while True:
+        try:
+            marked = await sync_to_async(clocks_sweep, thread_sensitive=False)()
+            if marked:
+                log.info("clock sweep marked %d clocks overdue", marked)
+        except Exception:
+            log.exception("clock sweep failed; retrying next round")
+        await asyncio.sleep(interval)
+
+
+class LifespanApp:
+    """Wraps the ASGI app: answers lifespan events and owns the embedded sweep task."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.task: asyncio.Task[None] | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if settings.EMBEDDED_SWEEP and settings.CLOCK_SWEEP_SECONDS > 0:
+                    self.task = asyncio.create_task(sweep_forever(settings.CLOCK_SWEEP_SECONDS))
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.task is not None:
+                    self.task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await self.task
+                await send({"type": "lifespan.shutdown.complete"})
+                return

@@ -1,0 +1,92 @@
+"""Writing the event log, and publishing each event after its transaction commits.
+
+The channel layer is only the fast path: a publish that fails is logged and dropped, and a
+client that missed it replays from the log. Group names are per district (`district.<id>`)
+and per case (`case.<number>`); the consumers that read them come with the live dashboard.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.utils import timezone
+
+from incidents.models import Case, District, Event
+
+log = logging.getLogger(__name__)
+
+
+def event_record(
+    *,
+    district: District | int,
+    kind: str,
+    actor_id: int | None,
+    case: Case | None = None,
+    reason: str = "",
+    before: str = "",
+    after: str = "",
+    data: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> Event:
+    """Append one event; it is published once the surrounding transaction commits."""
+    district_id = district if isinstance(district, int) else district.pk
+    payload = dict(data or {})
+    if case is not None:
+        payload.setdefault("case_number", case.number)
+    event = Event.objects.create(
+        district_id=district_id,
+        case=case,
+        kind=kind,
+        actor_id=actor_id,
+        reason=reason,
+        before=before,
+        after=after,
+        data=payload,
+        at=at or timezone.now(),
+    )
+    transaction.on_commit(partial(event_publish, event.pk))
+    return event
+
+
+def event_frame(event: Event) -> dict[str, Any]:
+    """The wire form of an event, the same over the API and the socket."""
+    return {
+        "type": "event",
+        "id": event.pk,
+        "kind": event.kind,
+        "at": timezone.localtime(event.at).isoformat(),
+        "actor": event.actor.get_username() if event.actor else None,
+        "reason": event.reason,
+        "before": event.before or None,
+        "after": event.after or None,
+        "data": event.data,
+    }
+
+
+def event_groups(event: Event) -> list[str]:
+    groups = [f"district.{event.district_id}"]
+    number = event.data.get("case_number")
+    if number:
+        groups.append(f"case.{number}")
+    return groups
+
+
+def event_publish(event_id: int) -> None:
+    """Send one committed event to the groups that watch it; never raises."""
+    try:
+        event = Event.objects.select_related("actor").get(pk=event_id)
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        message = {"type": "hub.event", "event": event_frame(event)}
+        for group in event_groups(event):
+            async_to_sync(layer.group_send)(group, message)
+    except Exception:
+        # The log is the truth; a reader that missed this frame replays it.
+        log.warning("event %s not published to the channel layer", event_id, exc_info=True)

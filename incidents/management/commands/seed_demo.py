@@ -1,0 +1,37 @@
+"""Load the demo district: reference data (upserted) and, once, a year of demo cases."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from incidents import demo
+
+
+class Command(BaseCommand):
+    help = "Load the Nanxun demo data. Safe to run again: nothing is duplicated."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--cases", type=int, default=300, help="demo cases to make once")
+        parser.add_argument("--seed", type=int, default=2026)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        district = demo.load_reference()
+        total = options["cases"]
+
+        def progress(done: int) -> None:
+            if sys.stderr.isatty() or done == total or done % 50 == 0:
+                self.stderr.write(f"\rdemo cases {done}/{total}", ending="")
+                self.stderr.flush()
+
+        made = demo.load_cases(district, count=total, seed=options["seed"], progress=progress)
+        if made:
+            self.stderr.write("")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo district {district.code}: reference data loaded; "
+                + (f"{made} demo cases made." if made else "demo cases already present.")
+            )
+        )

@@ -1,0 +1,124 @@
+"""The permission policy: who may see and act on what, by role and unit scope.
+
+One place for HTTP views, the API and (later) WebSocket consumers. Roles are Django groups
+named after `Role`; scope comes from the person's `Membership`.
+
+- command staff, inspectors and reviewers see every case of their district;
+- a window clerk sees the cases reported at their window or located in its town (the clerk of
+  the district window, which belongs to no town, sees the whole district);
+- a unit liaison sees the cases their unit is responsible for or assists with, and acts only
+  on those it is responsible for;
+- reviewers only read;
+- an integration (110 dispatch, a hotline) registers complaints and sees what it registered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q, QuerySet
+
+from incidents.domain.lifecycle import Action, Role, role_may
+from incidents.errors import Forbidden
+from incidents.models import Case, Membership
+
+DISTRICT_WIDE = frozenset({Role.COMMAND, Role.INSPECTOR, Role.REVIEWER})
+# Roles that need the complainant's full phone and ID number to do their work.
+SEES_PERSONAL_DATA = frozenset({Role.COMMAND, Role.CLERK, Role.INSPECTOR})
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: int
+    username: str
+    roles: frozenset[Role]
+    district_id: int
+    unit_id: int | None
+    window_id: int | None
+    window_unit_id: int | None
+
+    @property
+    def is_command(self) -> bool:
+        return Role.COMMAND in self.roles
+
+    @property
+    def sees_personal_data(self) -> bool:
+        return bool(self.roles & SEES_PERSONAL_DATA)
+
+    @property
+    def district_wide(self) -> bool:
+        if self.roles & DISTRICT_WIDE:
+            return True
+        return (
+            Role.CLERK in self.roles and self.window_id is not None and self.window_unit_id is None
+        )
+
+
+def actor_for(user: AbstractBaseUser | AnonymousUser) -> Actor:
+    """The acting person, or `Forbidden` for someone who belongs to no district."""
+    if not user.is_authenticated:
+        raise Forbidden("Authentication required.")
+    membership = Membership.objects.select_related("window").filter(user_id=user.pk).first()
+    if membership is None:
+        raise Forbidden("This account belongs to no district.")
+    names = set(user.groups.values_list("name", flat=True))  # type: ignore[union-attr]
+    roles = frozenset(Role(n) for n in names if n in Role._value2member_map_)
+    return Actor(
+        user_id=user.pk,
+        username=user.get_username(),
+        roles=roles,
+        district_id=membership.district_id,
+        unit_id=membership.unit_id,
+        window_id=membership.window_id,
+        window_unit_id=membership.window.unit_id if membership.window else None,
+    )
+
+
+def visible_cases(actor: Actor, cases: QuerySet[Case] | None = None) -> QuerySet[Case]:
+    """The cases `actor` may see."""
+    qs = (cases if cases is not None else Case.objects.all()).filter(district_id=actor.district_id)
+    if actor.district_wide:
+        return qs
+    scope = Q(pk__in=[])
+    if Role.CLERK in actor.roles and actor.window_id is not None:
+        scope |= Q(reports__window_id=actor.window_id)
+        if actor.window_unit_id is not None:
+            scope |= Q(town_id=actor.window_unit_id)
+    if Role.LIAISON in actor.roles and actor.unit_id is not None:
+        scope |= Q(responsible_unit_id=actor.unit_id) | Q(assisting_units=actor.unit_id)
+    if Role.INTEGRATION in actor.roles:
+        scope |= Q(reports__created_by_id=actor.user_id)
+    return qs.filter(pk__in=Case.objects.filter(scope).values("pk"))
+
+
+def can_view_case(actor: Actor, case: Case) -> bool:
+    return visible_cases(actor, Case.objects.filter(pk=case.pk)).exists()
+
+
+def check_action(actor: Actor, case: Case, action: Action) -> None:
+    """Raise `Forbidden` unless `actor` may take `action` on `case` (state is checked apart)."""
+    if case.district_id != actor.district_id:
+        raise Forbidden("This case belongs to another district.")
+    if not role_may(actor.roles, action):
+        raise Forbidden(f"Your role may not {action.value} a case.")
+    if actor.roles & {Role.COMMAND, Role.INSPECTOR} and role_may(
+        actor.roles & {Role.COMMAND, Role.INSPECTOR}, action
+    ):
+        return
+    if (
+        Role.LIAISON in actor.roles
+        and case.responsible_unit_id is not None
+        and case.responsible_unit_id == actor.unit_id
+        and role_may({Role.LIAISON}, action)
+    ):
+        return
+    if Role.CLERK in actor.roles and role_may({Role.CLERK}, action) and can_view_case(actor, case):
+        return
+    raise Forbidden("This case is not your unit's.")
+
+
+def check_register(actor: Actor) -> None:
+    """Window clerks, command staff and integrations (110, hotlines) register complaints."""
+    if not actor.roles & {Role.COMMAND, Role.CLERK, Role.INTEGRATION}:
+        raise Forbidden("Your role may not register complaints.")

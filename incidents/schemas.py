@@ -1,0 +1,192 @@
+"""API input schemas: the edge where outside data is validated before any service runs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated
+
+from django.utils import timezone
+from ninja import Schema
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
+
+from incidents.domain.identifiers import (
+    is_valid_credit_code,
+    is_valid_id_number,
+    is_valid_phone,
+    normalize_phone,
+)
+from incidents.domain.lifecycle import Action, CaseState
+from incidents.domain.routing import ProjectType
+from incidents.models import Case
+from incidents.services import Intake, ProjectInput, TransitionInput, local_tz
+
+Channel = Case.Channel
+Money = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)]
+Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
+Text = Annotated[str, Field(max_length=5000)]
+
+
+class Strict(Schema):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ComplainantIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    phone: Annotated[str, Field(min_length=5, max_length=20)]
+    id_number: Annotated[str, Field(max_length=18)] | None = None
+
+    @field_validator("phone")
+    @classmethod
+    def check_phone(cls, value: str) -> str:
+        value = normalize_phone(value)
+        if not is_valid_phone(value):
+            raise ValueError("not a mainland mobile (11 digits) or landline number")
+        return value
+
+    @field_validator("id_number")
+    @classmethod
+    def check_id(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        value = value.upper()
+        if not is_valid_id_number(value):
+            raise ValueError("not a valid 18-character resident ID number (checksum or date)")
+        return value
+
+
+class EmployerIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    credit_code: Annotated[str, Field(min_length=18, max_length=18)]
+
+    @field_validator("credit_code")
+    @classmethod
+    def check_code(cls, value: str) -> str:
+        value = value.upper()
+        if not is_valid_credit_code(value):
+            raise ValueError("not a valid unified social credit code (checksum)")
+        return value
+
+
+class ProjectIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    type: ProjectType
+    builder: Code | None = None
+
+
+class LocationIn(Strict):
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lng: Annotated[float, Field(ge=-180, le=180)]
+
+
+class IntakeIn(Strict):
+    channel: Channel
+    window: Code | None = None
+    received_at: datetime | None = None
+    complainant: ComplainantIn
+    workers_count: Annotated[StrictInt, Field(ge=1, le=100_000)]
+    amount_owed: Money
+    employer: EmployerIn
+    project: ProjectIn | None = None
+    town: Code
+    location: LocationIn | None = None
+    description: Text = ""
+
+    @field_validator("received_at")
+    @classmethod
+    def check_received(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if timezone.is_naive(value):
+            value = value.replace(tzinfo=local_tz())
+        if value > timezone.now() + timedelta(minutes=5):
+            raise ValueError("must not be in the future")
+        return value
+
+    @model_validator(mode="after")
+    def window_for_window_channel(self) -> IntakeIn:
+        if self.channel == Channel.WINDOW and not self.window:
+            raise ValueError("window is required when the channel is 'window'")
+        return self
+
+    def to_intake(self) -> Intake:
+        return Intake(
+            channel=self.channel.value,
+            window=self.window,
+            received_at=self.received_at,
+            complainant_name=self.complainant.name,
+            complainant_phone=self.complainant.phone,
+            complainant_id_number=self.complainant.id_number or "",
+            workers_count=self.workers_count,
+            amount_owed=self.amount_owed,
+            employer_name=self.employer.name,
+            employer_credit_code=self.employer.credit_code,
+            project=(
+                ProjectInput(self.project.name, self.project.type, self.project.builder)
+                if self.project
+                else None
+            ),
+            town=self.town,
+            lat=self.location.lat if self.location else None,
+            lng=self.location.lng if self.location else None,
+            description=self.description,
+        )
+
+
+class TransitionIn(Strict):
+    action: Action
+    reason: Annotated[str, Field(max_length=2000)] = ""
+    unit: Code | None = None
+    assisting_units: Annotated[list[Code], Field(max_length=10)] = []
+    amount: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)] | None = None
+    override: StrictBool = False
+    into: Annotated[str, Field(max_length=32)] | None = None
+    expected_revision: StrictInt | None = None
+
+    def to_input(self) -> TransitionInput:
+        return TransitionInput(
+            action=self.action,
+            reason=self.reason,
+            unit=self.unit,
+            assisting_units=tuple(self.assisting_units),
+            amount=self.amount,
+            override=self.override,
+            into=self.into,
+        )
+
+
+class BulkTransitionIn(TransitionIn):
+    case_numbers: Annotated[
+        list[Annotated[str, Field(max_length=32)]], Field(min_length=1, max_length=200)
+    ]
+
+
+class CaseListQuery(Strict):
+    state: CaseState | None = None
+    unit: Code | None = None
+    town: Code | None = None
+    channel: Channel | None = None
+    overdue: bool | None = None
+    received_from: date | None = None
+    received_to: date | None = None
+    page: Annotated[int, Field(ge=1, le=100_000)] = 1
+    page_size: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class BlacklistIn(Strict):
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    credit_code: Annotated[str, Field(min_length=18, max_length=18)] | None = None
+    person_name: Annotated[str, Field(max_length=100)] = ""
+    person_id_number: Annotated[str, Field(max_length=18)] = ""
+    case_numbers: Annotated[list[Annotated[str, Field(max_length=32)]], Field(max_length=100)] = []
+
+    @field_validator("person_id_number")
+    @classmethod
+    def check_id(cls, value: str) -> str:
+        if value and not is_valid_id_number(value.upper()):
+            raise ValueError("not a valid 18-character resident ID number")
+        return value.upper()
+
+
+class ReasonIn(Strict):
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]

@@ -1,0 +1,46 @@
+"""Shared fixtures: the demo district's reference data and its people as personas.
+
+Personas (as in healthchecks' Alice, Bob and Charlie): `command` sees everything,
+`liaison_housing` acts for the housing bureau, `liaison_lianshi` for Lianshi town, and so on.
+`api_client(username)` returns a Django test client logged in as that person.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from incidents import demo
+from incidents.models import District
+from incidents.policy import Actor, actor_for
+
+
+@pytest.fixture
+def district(db: None) -> District:
+    return demo.load_reference()
+
+
+@pytest.fixture
+def actor(district: District) -> Callable[[str], Actor]:
+    def make(username: str) -> Actor:
+        return actor_for(User.objects.get(username=username))
+
+    return make
+
+
+@pytest.fixture
+def api_client(district: District) -> Callable[[str], Client]:
+    def make(username: str) -> Client:
+        client = Client()
+        client.force_login(User.objects.get(username=username))
+        return client
+
+    return make
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
