@@ -19,13 +19,14 @@ log = logging.getLogger(__name__)
 
 
 async def sweep_forever(interval: float) -> None:
-    from incidents.services import clocks_sweep
+    from incidents.services import clocks_sweep, idempotency_purge
 
     while True:
         try:
             marked = await sync_to_async(clocks_sweep, thread_sensitive=False)()
             if marked:
                 log.info("clock sweep marked %d clocks overdue", marked)
+            await sync_to_async(idempotency_purge, thread_sensitive=False)()
         except Exception:
             log.exception("clock sweep failed; retrying next round")
         await asyncio.sleep(interval)

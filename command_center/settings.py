@@ -35,7 +35,7 @@ def envlist(name: str, default: str) -> list[str]:
 
 DEBUG = envbool("DEBUG", "true")
 # The development key is refused by the deploy checks (command_center/checks.py).
-DEV_SECRET_KEY = "dev-only-not-secret-8f1c0a6e2b7d4e93a5f0c1d2e3b4a596"
+DEV_SECRET_KEY = "dev-only-not-secret-8f1c0a6e2b7d4e93a5f0c1d2e3b4a596"  # noqa: S105
 SECRET_KEY = os.getenv("SECRET_KEY", DEV_SECRET_KEY)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
@@ -130,6 +130,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.tasks.sweep_clocks",
         "schedule": float(CLOCK_SWEEP_SECONDS),
     },
+    "purge-idempotency": {"task": "incidents.tasks.purge_idempotency", "schedule": 3600.0},
 }
 # Embedded mode has no beat: the ASGI process runs the sweep itself (0 turns it off).
 EMBEDDED_SWEEP = envbool("EMBEDDED_SWEEP", "false" if REDIS_URL else "true")
@@ -187,7 +188,7 @@ CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000")
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "false")
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "false" if DEBUG else "true")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth.models import Group, User
 from django.db import transaction
@@ -85,7 +86,7 @@ PEOPLE = [
 
 def load_reference(district_code: str = DISTRICT[0]) -> District:
     """Upsert the district, its units, windows, routing table, fund and demo people."""
-    code, prefix, zh, en = DISTRICT
+    _, prefix, zh, en = DISTRICT
     with transaction.atomic():
         district, _ = District.objects.update_or_create(
             code=district_code, defaults={"case_prefix": prefix, "name_zh": zh, "name_en": en}
@@ -352,7 +353,7 @@ def _advance(
     age_days = (now - start).days
     at = start
 
-    def act(actor: Actor | None, action: Action, hours: float, **kw: object) -> bool:
+    def act(actor: Actor | None, action: Action, hours: float, **kw: Any) -> bool:
         nonlocal at
         at = at + timedelta(hours=hours)
         if actor is None or at >= now:
@@ -363,7 +364,7 @@ def _advance(
                 case_number=case.number,
                 change=TransitionInput(action=action, **kw),
                 now=at,
-            )  # type: ignore[arg-type]
+            )
         except ServiceError:
             return False
         return True

@@ -236,6 +236,9 @@ class CaseCounter(models.Model):
             models.UniqueConstraint(fields=["district", "year"], name="counter_district_year_uniq")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.district_id}/{self.year}: {self.last}"
+
 
 class Case(models.Model):
     """One wage-arrears matter, however many reports it has."""
@@ -567,3 +570,6 @@ class IdempotencyRecord(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key_uniq")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.db.models import Q, QuerySet
 
 from incidents.domain.lifecycle import Action, Role, role_may
@@ -62,7 +62,7 @@ def actor_for(user: AbstractBaseUser | AnonymousUser) -> Actor:
     membership = Membership.objects.select_related("window").filter(user_id=user.pk).first()
     if membership is None:
         raise Forbidden("This account belongs to no district.")
-    names = set(user.groups.values_list("name", flat=True))  # type: ignore[union-attr]
+    names = set(Group.objects.filter(user__pk=user.pk).values_list("name", flat=True))
     roles = frozenset(Role(n) for n in names if n in Role._value2member_map_)
     return Actor(
         user_id=user.pk,

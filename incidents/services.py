@@ -12,7 +12,7 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -68,7 +68,7 @@ def local_tz() -> ZoneInfo:
     return ZoneInfo(settings.TIME_ZONE)
 
 
-# --- intake -----------------------------------------------------------------------------------
+# --- intake ---
 
 
 @dataclass(frozen=True)
@@ -211,12 +211,11 @@ def case_register(*, actor: Actor, intake: Intake, now: datetime | None = None) 
                     "message": f"Unknown state-owned company {intake.project.builder!r}.",
                 }
             )
-    if errors:
+    if errors or town is None:
         raise Invalid("The complaint has unknown codes.", errors)
-    assert town is not None
 
     with transaction.atomic():
-        enterprise, created = Enterprise.objects.get_or_create(
+        enterprise, _ = Enterprise.objects.get_or_create(
             district=district,
             credit_code=intake.employer_credit_code,
             defaults={"name": intake.employer_name},
@@ -367,7 +366,7 @@ def _add_report(
     )
 
 
-# --- lifecycle ----------------------------------------------------------------------------------
+# --- lifecycle ---
 
 
 @dataclass(frozen=True)
@@ -537,7 +536,8 @@ def _on_advance(actor: Actor, case: Case, change: TransitionInput, now: datetime
             "The advance exceeds the confirmed amount.",
             [{"field": "amount", "message": f"At most {limit - already} yuan may be advanced."}],
         )
-    assert case.responsible_unit_id is not None
+    if case.responsible_unit_id is None:
+        raise Conflict("The case has no responsible unit to charge the advance to.")
     entry = fund_move(
         district_id=case.district_id,
         kind=FundEntry.Kind.ADVANCE,
@@ -657,7 +657,7 @@ def cases_bulk_transition(
     return outcome
 
 
-# --- clocks ---------------------------------------------------------------------------------------
+# --- clocks ---
 
 
 def clocks_sweep(*, now: datetime | None = None, batch: int = 500) -> int:
@@ -699,7 +699,7 @@ def clocks_sweep(*, now: datetime | None = None, batch: int = 500) -> int:
             return marked
 
 
-# --- petition special account ----------------------------------------------------------------------
+# --- petition special account ---
 
 
 def _fund_total(case: Case, kind: str) -> Decimal:
@@ -781,7 +781,7 @@ def fund_balance_by_unit(district_id: int) -> list[dict[str, Any]]:
     ]
 
 
-# --- blacklist --------------------------------------------------------------------------------------
+# --- blacklist ---
 
 
 def blacklist_add(
@@ -919,7 +919,7 @@ def blacklist_remove(*, actor: Actor, entry_id: int, reason: str) -> BlacklistEn
         return entry
 
 
-# --- integrations ------------------------------------------------------------------------------------
+# --- integrations ---
 
 
 def token_issue(*, user_id: int, name: str = "") -> str:
@@ -967,3 +967,10 @@ def idempotent(
     if previous.request_hash != fingerprint:
         raise Invalid("This Idempotency-Key was used with a different request.")
     return previous.status, previous.body
+
+
+def idempotency_purge(*, now: datetime | None = None) -> int:
+    """Forget idempotency answers older than `IDEMPOTENCY_KEY_TTL_HOURS`; returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

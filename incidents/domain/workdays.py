@@ -62,7 +62,7 @@ def china_calendar(
     An override wins over the package: a date in `extra_workdays` is worked even if the
     package calls it a holiday, and the other way round.
     """
-    cn = holidays.China(years=sorted(set(years)))
+    cn = holidays.country_holidays("CN", years=sorted(set(years)))
     extra_holidays = frozenset(extra_holidays)
     extra_workdays = frozenset(extra_workdays)
     public = (frozenset(cn.keys()) | extra_holidays) - extra_workdays
