@@ -303,7 +303,7 @@ class Case(models.Model):
             models.Index(
                 fields=["employer", "state"],
                 name="case_open_employer_idx",
-                condition=Q(state__in=[s.value for s in OPEN_STATES]),
+                condition=Q(state__in=sorted(s.value for s in OPEN_STATES)),
             ),
         ]
 
