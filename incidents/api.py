@@ -12,11 +12,20 @@ from incidents.errors import Invalid
 from incidents.policy import Actor, actor_for
 from incidents.schemas import (
     BlacklistIn,
+    BlacklistListOut,
+    BlacklistOut,
+    BulkOut,
     BulkTransitionIn,
+    CaseDetailOut,
+    CaseListOut,
     CaseListQuery,
+    FundOut,
     IntakeIn,
+    IntakeOut,
     ReasonIn,
     TransitionIn,
+    TriageOut,
+    UnitListOut,
 )
 
 router = Router(tags=["cases"])
@@ -41,7 +50,7 @@ def intake_answer(result: services.IntakeResult, actor: Actor) -> dict[str, Any]
     return body
 
 
-@router.post("/cases", response={200: dict, 201: dict}, summary="Register a complaint")
+@router.post("/cases", response={200: IntakeOut, 201: IntakeOut}, summary="Register a complaint")
 def case_intake(request: HttpRequest, payload: IntakeIn) -> HttpResponse:
     """One report from any channel. 201 with a new case, or 200 with `merged: true` when it
     joins an open case of the same employer. Send `Idempotency-Key` to make retries safe."""
@@ -60,7 +69,7 @@ def case_intake(request: HttpRequest, payload: IntakeIn) -> HttpResponse:
     return JsonResponse(body, status=status)
 
 
-@router.get("/cases", response=dict, summary="List cases")
+@router.get("/cases", response=CaseListOut, summary="List cases")
 def case_list(request: HttpRequest, filters: Query[CaseListQuery]) -> dict[str, Any]:
     actor = _actor(request)
     if (
@@ -94,14 +103,14 @@ def case_list(request: HttpRequest, filters: Query[CaseListQuery]) -> dict[str, 
     }
 
 
-@router.get("/cases/triage", response=dict, summary="Cases waiting for a person to route them")
+@router.get("/cases/triage", response=TriageOut, summary="Cases waiting for a person to route them")
 def case_triage(request: HttpRequest) -> dict[str, Any]:
     actor = _actor(request)
     cases = list(selectors.triage_queue(actor)[:500])
     return {"count": len(cases), "results": [selectors.case_summary(c, actor) for c in cases]}
 
 
-@router.post("/cases/bulk-transitions", response=dict, summary="One action on many cases")
+@router.post("/cases/bulk-transitions", response=BulkOut, summary="One action on many cases")
 def case_bulk_transition(request: HttpRequest, payload: BulkTransitionIn) -> dict[str, Any]:
     """Bulk dispatch or reassignment: each case succeeds or fails on its own."""
     actor = _actor(request)
@@ -114,13 +123,17 @@ def case_bulk_transition(request: HttpRequest, payload: BulkTransitionIn) -> dic
     }
 
 
-@router.get("/cases/{case_number}", response=dict, summary="One case with everything about it")
+@router.get(
+    "/cases/{case_number}", response=CaseDetailOut, summary="One case with everything about it"
+)
 def case_detail(request: HttpRequest, case_number: str) -> dict[str, Any]:
     actor = _actor(request)
     return selectors.case_detail(selectors.case_get(actor, case_number), actor)
 
 
-@router.post("/cases/{case_number}/transitions", response=dict, summary="Take a lifecycle action")
+@router.post(
+    "/cases/{case_number}/transitions", response=CaseDetailOut, summary="Take a lifecycle action"
+)
 def case_transition(
     request: HttpRequest, case_number: str, payload: TransitionIn
 ) -> dict[str, Any]:
@@ -134,7 +147,7 @@ def case_transition(
     return selectors.case_detail(selectors.case_get(actor, case_number), actor)
 
 
-@router.get("/units", response=dict, tags=["reference"], summary="Units of the district")
+@router.get("/units", response=UnitListOut, tags=["reference"], summary="Units of the district")
 def unit_list(request: HttpRequest) -> dict[str, Any]:
     actor = _actor(request)
     return {
@@ -145,20 +158,23 @@ def unit_list(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-@router.get("/fund", response=dict, tags=["fund"], summary="Petition special account")
+@router.get("/fund", response=FundOut, tags=["fund"], summary="Petition special account")
 def fund_summary(request: HttpRequest) -> dict[str, Any]:
     actor = _actor(request)
     return selectors.fund_summary(actor)
 
 
-@router.get("/blacklist", response=dict, tags=["blacklist"], summary="The blacklist")
+@router.get("/blacklist", response=BlacklistListOut, tags=["blacklist"], summary="The blacklist")
 def blacklist_list(request: HttpRequest) -> dict[str, Any]:
     actor = _actor(request)
     return {"results": [selectors.blacklist_out(e, actor) for e in selectors.blacklist(actor)]}
 
 
 @router.post(
-    "/blacklist", response={201: dict}, tags=["blacklist"], summary="List an employer or person"
+    "/blacklist",
+    response={201: BlacklistOut},
+    tags=["blacklist"],
+    summary="List an employer or person",
 )
 def blacklist_add(request: HttpRequest, payload: BlacklistIn) -> tuple[int, dict[str, Any]]:
     actor = _actor(request)
@@ -173,14 +189,14 @@ def blacklist_add(request: HttpRequest, payload: BlacklistIn) -> tuple[int, dict
     return 201, selectors.blacklist_out(entry, actor)
 
 
-@router.post("/blacklist/{entry_id}/appeal", response=dict, tags=["blacklist"])
+@router.post("/blacklist/{entry_id}/appeal", response=BlacklistOut, tags=["blacklist"])
 def blacklist_appeal(request: HttpRequest, entry_id: int, payload: ReasonIn) -> dict[str, Any]:
     actor = _actor(request)
     entry = services.blacklist_appeal(actor=actor, entry_id=entry_id, reason=payload.reason)
     return selectors.blacklist_out(entry, actor)
 
 
-@router.post("/blacklist/{entry_id}/remove", response=dict, tags=["blacklist"])
+@router.post("/blacklist/{entry_id}/remove", response=BlacklistOut, tags=["blacklist"])
 def blacklist_remove(request: HttpRequest, entry_id: int, payload: ReasonIn) -> dict[str, Any]:
     actor = _actor(request)
     entry = services.blacklist_remove(actor=actor, entry_id=entry_id, reason=payload.reason)

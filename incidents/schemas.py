@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from django.utils import timezone
 from ninja import Schema
@@ -190,3 +190,194 @@ class BlacklistIn(Strict):
 
 class ReasonIn(Strict):
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+# --- answers (documented in the OpenAPI schema; times are ISO 8601 strings, money decimal) ---
+
+
+class DeadlineOut(Schema):
+    due_at: str
+    status: str = Field(description="running, met, overdue or cancelled")
+    stopped_at: str | None
+    was_overdue: bool
+
+
+class EmployerOut(Schema):
+    name: str
+    credit_code: str
+
+
+class BlacklistRefOut(Schema):
+    id: int
+    status: str
+    reason: str
+    listed_at: str | None
+
+
+class EmployerStandingOut(EmployerOut):
+    blacklisted: bool
+    blacklist: list[BlacklistRefOut]
+    open_cases: list[str] = Field(description="other open cases against this employer")
+
+
+class ProjectOut(Schema):
+    name: str
+    type: ProjectType
+
+
+class CaseSummaryOut(Schema):
+    case_number: str
+    state: CaseState
+    channel: Channel
+    received_at: str
+    town: str
+    employer: EmployerOut
+    project: ProjectOut | None
+    workers_count: int
+    amount_owed: str
+    amount_paid: str
+    responsible_unit: str | None
+    assisting_units: list[str]
+    deadlines: dict[str, DeadlineOut] = Field(description="by clock: dispatch, commitment, advance")
+    overdue: bool
+    revision: int
+
+
+class IntakeOut(CaseSummaryOut):
+    employer: EmployerStandingOut
+    merged: bool
+    dispatch_slip: str | None
+    reports_count: int
+
+
+class CaseListOut(Schema):
+    count: int
+    page: int
+    page_size: int
+    results: list[CaseSummaryOut]
+
+
+class TriageOut(Schema):
+    count: int
+    results: list[CaseSummaryOut]
+
+
+class ComplainantOut(Schema):
+    name: str
+    phone: str = Field(description="masked (138****5678) for roles that do not need it")
+    id_number: str | None
+
+
+class ReportOut(Schema):
+    id: int
+    channel: Channel
+    window: str | None
+    received_at: str
+    complainant: ComplainantOut
+    workers_count: int
+    amount_owed: str
+    description: str
+
+
+class EventOut(Schema):
+    type: str
+    id: int
+    kind: str
+    at: str
+    actor: str | None
+    reason: str
+    before: str | None
+    after: str | None
+    data: dict[str, Any]
+
+
+class SlipOut(Schema):
+    number: str
+    unit: str
+    issued_at: str
+
+
+class FundMovementOut(Schema):
+    kind: str
+    amount: str
+    unit: str | None
+    at: str
+    balance_after: str
+
+
+class LocationOut(Schema):
+    lat: float
+    lng: float
+
+
+class CaseDetailOut(CaseSummaryOut):
+    employer: EmployerStandingOut
+    description: str
+    location: LocationOut | None
+    routing_note: str
+    confirmed_amount: str | None
+    commitment_letter: str | None
+    accepted_at: str | None
+    dispatched_at: str | None
+    closed_at: str | None
+    dispatch_slips: list[SlipOut]
+    reports: list[ReportOut]
+    events: list[EventOut]
+    fund_movements: list[FundMovementOut]
+    actions: list[Action] = Field(description="actions your role may take in this state")
+
+
+class BulkRefusalOut(Schema):
+    case_number: str
+    detail: str
+
+
+class BulkOut(Schema):
+    done: list[str]
+    refused: list[BulkRefusalOut]
+
+
+class UnitOut(Schema):
+    code: str
+    kind: str
+    name_zh: str
+    name_en: str
+
+
+class UnitListOut(Schema):
+    results: list[UnitOut]
+
+
+class FundUnitOut(Schema):
+    unit: str
+    advanced: str
+    recovered: str
+    outstanding: str
+
+
+class FundOut(Schema):
+    balance: str | None
+    units: list[FundUnitOut]
+
+
+class PersonOut(Schema):
+    name: str
+    id_number: str | None
+
+
+class BlacklistOut(Schema):
+    id: int
+    status: str
+    enterprise: EmployerOut | None
+    person: PersonOut | None
+    reason: str
+    cases: list[str]
+    listed_by: str
+    listed_at: str | None
+    appeal_reason: str | None
+    removed_by: str | None
+    removed_at: str | None
+
+
+class BlacklistListOut(Schema):
+    results: list[BlacklistOut]
