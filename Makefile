@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 # PostgreSQL used by the second test run (CI starts it; elsewhere it is skipped if absent).
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/hub
 
-.PHONY: install run serve migrate demo lint format test test-sqlite test-postgres messages clean
+.PHONY: install run serve migrate demo lint format test test-sqlite test-postgres bench messages clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ test-postgres: install
 	else \
 		echo "SKIPPED: PostgreSQL run, no server at $(TEST_POSTGRES_URL) (set TEST_POSTGRES_URL)."; \
 	fi
+
+## make bench: every benchmark under tests/bench, each figure beside its same-run baseline
+bench: install
+	@for script in tests/bench/bench_*.py; do env -u DATABASE_URL $(BIN)/python $$script || exit 1; done
 
 ## make messages: refresh the zh-Hans catalogue after changing user-facing strings
 messages: install

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -62,12 +63,20 @@ def china_calendar(
     An override wins over the package: a date in `extra_workdays` is worked even if the
     package calls it a holiday, and the other way round.
     """
-    cn = holidays.country_holidays("CN", years=sorted(set(years)))
+    cn_holidays, cn_workdays = _public_calendar(tuple(sorted(set(years))))
     extra_holidays = frozenset(extra_holidays)
     extra_workdays = frozenset(extra_workdays)
-    public = (frozenset(cn.keys()) | extra_holidays) - extra_workdays
-    worked = (frozenset(cn.weekend_workdays) | extra_workdays) - extra_holidays
+    public = (cn_holidays | extra_holidays) - extra_workdays
+    worked = (cn_workdays | extra_workdays) - extra_holidays
     return WorkCalendar(holidays=public, workdays=worked)
+
+
+@lru_cache(maxsize=32)
+def _public_calendar(years: tuple[int, ...]) -> tuple[frozenset[date], frozenset[date]]:
+    """China's public holidays and make-up working days (computing them costs milliseconds,
+    so each set of years is computed once per process)."""
+    cn = holidays.country_holidays("CN", years=list(years))
+    return frozenset(cn.keys()), frozenset(cn.weekend_workdays)
 
 
 def end_of_day(day: date, tz: ZoneInfo) -> datetime:
