@@ -46,8 +46,12 @@ def is_valid_id_number(number: str) -> bool:
     return id_number_check_char(number[:17]) == number[17]
 
 
+COUNTRY_PREFIX_RE = re.compile(r"^(?:\+86|0086)-?")
+
+
 def normalize_phone(phone: str) -> str:
-    return re.sub(r"[\s()]", "", phone).removeprefix("+86")
+    """Drop spaces, brackets and the country prefix (+86, 0086); landline dashes stay."""
+    return COUNTRY_PREFIX_RE.sub("", re.sub(r"[\s()]", "", phone))
 
 
 def is_valid_phone(phone: str) -> bool:
