@@ -15,7 +15,14 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from incidents.domain.lifecycle import REASON_REQUIRED, Action
-from incidents.models import PROJECT_TYPE_CHOICES, STATE_CHOICES, Case, Unit, Window
+from incidents.models import (
+    ACTION_LABELS,
+    PROJECT_TYPE_CHOICES,
+    STATE_CHOICES,
+    Case,
+    Unit,
+    Window,
+)
 from incidents.policy import Actor
 from incidents.schemas import BulkTransitionIn, IntakeIn, TransitionIn
 from incidents.selectors import CaseFilters, units_of
@@ -23,21 +30,6 @@ from incidents.services import Intake, TransitionInput
 
 BLANK = ("", "---------")
 
-ACTION_LABELS: dict[Action, Any] = {
-    Action.DISPATCH: _("Dispatch"),
-    Action.ACCEPT: _("Accept (issue commitment letter)"),
-    Action.RESOLVE: _("Resolve"),
-    Action.CLOSE: _("Close"),
-    Action.ESCALATE_INSPECTION: _("Escalate to labour inspection"),
-    Action.REFER_SECTOR: _("Refer to sector bureau"),
-    Action.CONVENE_JOINT_MEETING: _("Convene joint meeting"),
-    Action.CONFIRM_FACTS: _("Confirm facts and amount"),
-    Action.ADVANCE_PAYMENT: _("Advance wages from petition account"),
-    Action.RECORD_RECOVERY: _("Record recovery"),
-    Action.REFER_POLICE: _("Refer to police"),
-    Action.REJECT: _("Reject"),
-    Action.MERGE: _("Merge into another case"),
-}
 
 # Which inputs each action's form shows, besides the reason.
 ACTION_FIELDS: dict[Action, frozenset[str]] = {

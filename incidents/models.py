@@ -14,8 +14,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
-from incidents.domain.lifecycle import OPEN_STATES, CaseState
+from incidents.domain.lifecycle import OPEN_STATES, Action, CaseState
 from incidents.domain.routing import ProjectType
 
 PROJECT_TYPE_CHOICES = [
@@ -42,6 +43,24 @@ STATE_CHOICES = [
     (CaseState.REFERRED_POLICE.value, _("referred to police")),
     (CaseState.REJECTED.value, _("rejected")),
 ]
+
+
+ACTION_LABELS: dict[Action, StrOrPromise] = {
+    Action.DISPATCH: _("Dispatch"),
+    Action.ACCEPT: _("Accept (issue commitment letter)"),
+    Action.RESOLVE: _("Resolve"),
+    Action.CLOSE: _("Close"),
+    Action.ESCALATE_INSPECTION: _("Escalate to labour inspection"),
+    Action.REFER_SECTOR: _("Refer to sector bureau"),
+    Action.CONVENE_JOINT_MEETING: _("Convene joint meeting"),
+    Action.CONFIRM_FACTS: _("Confirm facts and amount"),
+    Action.ADVANCE_PAYMENT: _("Advance wages from petition account"),
+    Action.RECORD_RECOVERY: _("Record recovery"),
+    Action.REFER_POLICE: _("Refer to police"),
+    Action.REJECT: _("Reject"),
+    Action.MERGE: _("Merge into another case"),
+}
+STATE_LABELS: dict[str, StrOrPromise] = dict(STATE_CHOICES)
 
 
 class BilingualName(models.Model):

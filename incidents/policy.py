@@ -4,8 +4,9 @@ One place for HTTP views, the API and (later) WebSocket consumers. Roles are Dja
 named after `Role`; scope comes from the person's `Membership`.
 
 - command staff, inspectors and reviewers see every case of their district;
-- a window clerk sees the cases reported at their window or located in its town (the clerk of
-  the district window, which belongs to no town, sees the whole district);
+- a window clerk sees the cases reported at their window or located in its town, and those
+  they registered (the clerk of the district window, which belongs to no town, sees the whole
+  district);
 - a unit liaison sees the cases their unit is responsible for or assists with, and acts only
   on those it is responsible for;
 - reviewers only read;
@@ -18,10 +19,11 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from incidents.domain.lifecycle import Action, Role, role_may
 from incidents.errors import Forbidden
-from incidents.models import Case, Membership
+from incidents.models import ACTION_LABELS, Case, Membership
 
 DISTRICT_WIDE = frozenset({Role.COMMAND, Role.INSPECTOR, Role.REVIEWER})
 # Roles that need the complainant's full phone and ID number to do their work.
@@ -58,10 +60,10 @@ class Actor:
 def actor_for(user: AbstractBaseUser | AnonymousUser) -> Actor:
     """The acting person, or `Forbidden` for someone who belongs to no district."""
     if not user.is_authenticated:
-        raise Forbidden("Authentication required.")
+        raise Forbidden(_("Authentication required."))
     membership = Membership.objects.select_related("window").filter(user_id=user.pk).first()
     if membership is None:
-        raise Forbidden("This account belongs to no district.")
+        raise Forbidden(_("This account belongs to no district."))
     names = set(Group.objects.filter(user__pk=user.pk).values_list("name", flat=True))
     roles = frozenset(Role(n) for n in names if n in Role._value2member_map_)
     return Actor(
@@ -81,6 +83,9 @@ def visible_cases(actor: Actor, cases: QuerySet[Case] | None = None) -> QuerySet
     if actor.district_wide:
         return qs
     scope = Q(pk__in=[])
+    if Role.CLERK in actor.roles:
+        # What the clerk registered, wherever it came from (a hotline call taken at the desk).
+        scope |= Q(reports__created_by_id=actor.user_id)
     if Role.CLERK in actor.roles and actor.window_id is not None:
         scope |= Q(reports__window_id=actor.window_id)
         if actor.window_unit_id is not None:
@@ -99,9 +104,11 @@ def can_view_case(actor: Actor, case: Case) -> bool:
 def check_action(actor: Actor, case: Case, action: Action) -> None:
     """Raise `Forbidden` unless `actor` may take `action` on `case` (state is checked apart)."""
     if case.district_id != actor.district_id:
-        raise Forbidden("This case belongs to another district.")
+        raise Forbidden(_("This case belongs to another district."))
     if not role_may(actor.roles, action):
-        raise Forbidden(f"Your role may not {action.value} a case.")
+        raise Forbidden(
+            _("Your role may not take the action “%(action)s”.") % {"action": ACTION_LABELS[action]}
+        )
     if actor.roles & {Role.COMMAND, Role.INSPECTOR} and role_may(
         actor.roles & {Role.COMMAND, Role.INSPECTOR}, action
     ):
@@ -115,10 +122,10 @@ def check_action(actor: Actor, case: Case, action: Action) -> None:
         return
     if Role.CLERK in actor.roles and role_may({Role.CLERK}, action) and can_view_case(actor, case):
         return
-    raise Forbidden("This case is not your unit's.")
+    raise Forbidden(_("This case is not your unit’s."))
 
 
 def check_register(actor: Actor) -> None:
     """Window clerks, command staff and integrations (110, hotlines) register complaints."""
     if not actor.roles & {Role.COMMAND, Role.CLERK, Role.INTEGRATION}:
-        raise Forbidden("Your role may not register complaints.")
+        raise Forbidden(_("Your role may not register complaints."))

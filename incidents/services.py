@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from incidents.domain import routing, workdays
 from incidents.domain.dedup import OpenCase, find_merge_target
@@ -31,6 +32,7 @@ from incidents.domain.lifecycle import (
     REASON_REQUIRED,
     TERMINAL_STATES,
     Action,
+    AdvanceRefusal,
     CaseState,
     IllegalTransition,
     advance_refusal,
@@ -39,6 +41,8 @@ from incidents.domain.lifecycle import (
 from incidents.errors import Conflict, Forbidden, Invalid, NotFound
 from incidents.events import event_record
 from incidents.models import (
+    ACTION_LABELS,
+    STATE_LABELS,
     ApiToken,
     BlacklistEntry,
     CalendarOverride,
@@ -135,7 +139,7 @@ def _rules(district_id: int) -> list[routing.Rule]:
 
 
 def _next_case_number(district: District, year: int) -> str:
-    counter, _ = CaseCounter.objects.get_or_create(district=district, year=year)
+    counter, _created = CaseCounter.objects.get_or_create(district=district, year=year)
     # The UPDATE holds the row lock until commit, so no two cases share a number.
     CaseCounter.objects.filter(pk=counter.pk).update(last=F("last") + 1)
     counter.refresh_from_db(fields=["last"])
@@ -193,12 +197,19 @@ def case_register(*, actor: Actor, intake: Intake, now: datetime | None = None) 
     if intake.window:
         window = Window.objects.filter(district=district, code=intake.window).first()
         if window is None:
-            errors.append({"field": "window", "message": f"Unknown window {intake.window!r}."})
+            errors.append(
+                {
+                    "field": "window",
+                    "message": _("Unknown window %(code)s.") % {"code": intake.window},
+                }
+            )
     town = Unit.objects.filter(
         district=district, code=intake.town, kind=Unit.Kind.TERRITORIAL, active=True
     ).first()
     if town is None:
-        errors.append({"field": "town", "message": f"Unknown town {intake.town!r}."})
+        errors.append(
+            {"field": "town", "message": _("Unknown town %(code)s.") % {"code": intake.town}}
+        )
     builder = None
     if intake.project and intake.project.builder:
         builder = Unit.objects.filter(
@@ -208,14 +219,15 @@ def case_register(*, actor: Actor, intake: Intake, now: datetime | None = None) 
             errors.append(
                 {
                     "field": "project.builder",
-                    "message": f"Unknown state-owned company {intake.project.builder!r}.",
+                    "message": _("Unknown state-owned company %(code)s.")
+                    % {"code": intake.project.builder},
                 }
             )
     if errors or town is None:
-        raise Invalid("The complaint has unknown codes.", errors)
+        raise Invalid(_("The complaint names unknown codes."), errors)
 
     with transaction.atomic():
-        enterprise, _ = Enterprise.objects.get_or_create(
+        enterprise, _created = Enterprise.objects.get_or_create(
             district=district,
             credit_code=intake.employer_credit_code,
             defaults={"name": intake.employer_name},
@@ -224,7 +236,7 @@ def case_register(*, actor: Actor, intake: Intake, now: datetime | None = None) 
         enterprise = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
         project = None
         if intake.project:
-            project, _ = Project.objects.get_or_create(
+            project, _created = Project.objects.get_or_create(
                 district=district,
                 name=intake.project.name,
                 defaults={"type": intake.project.type, "builder": builder, "town": town},
@@ -383,7 +395,7 @@ class TransitionInput:
 def case_get_for_update(actor: Actor, number: str) -> Case:
     case = visible_cases(actor).filter(number=number).first()
     if case is None:
-        raise NotFound(f"No case {number!r}.")
+        raise NotFound(_("No case %(number)s.") % {"number": number})
     return Case.objects.select_for_update().get(pk=case.pk)
 
 
@@ -407,16 +419,19 @@ def case_transition(
         case = case_get_for_update(actor, case_number)
         check_action(actor, case, action)
         if expected_revision is not None and case.revision != expected_revision:
-            raise Conflict("The case changed since you loaded it; reload and try again.")
+            raise Conflict(_("The case changed since you loaded it; reload and try again."))
         before = CaseState(case.state)
         try:
             after = next_state(before, action)
-        except IllegalTransition as exc:
-            raise Conflict(str(exc)) from None
+        except IllegalTransition:
+            raise Conflict(
+                _("Action “%(action)s” is not allowed while the case is “%(state)s”.")
+                % {"action": ACTION_LABELS[action], "state": STATE_LABELS[before]}
+            ) from None
         if action in REASON_REQUIRED and not change.reason.strip():
             raise Invalid(
-                f"Action {action.value!r} needs a reason.",
-                [{"field": "reason", "message": "This field is required."}],
+                _("Action “%(action)s” needs a reason.") % {"action": ACTION_LABELS[action]},
+                [{"field": "reason", "message": _("This field is required.")}],
             )
         data: dict[str, Any] = {}
         handler = _ACTION_HANDLERS.get(action)
@@ -459,8 +474,8 @@ def _require_amount(change: TransitionInput, *, allow_zero: bool = False) -> Dec
     amount = change.amount
     if amount is None or amount < 0 or (amount == 0 and not allow_zero):
         raise Invalid(
-            "A positive amount is needed.",
-            [{"field": "amount", "message": "Give the amount in yuan, greater than 0."}],
+            _("A positive amount is needed."),
+            [{"field": "amount", "message": _("Give the amount in yuan, greater than 0.")}],
         )
     return amount
 
@@ -469,7 +484,10 @@ def _on_dispatch(
     actor: Actor, case: Case, change: TransitionInput, now: datetime
 ) -> dict[str, Any]:
     if not change.unit:
-        raise Invalid("Dispatch needs a unit.", [{"field": "unit", "message": "Required."}])
+        raise Invalid(
+            _("Dispatch needs a unit."),
+            [{"field": "unit", "message": _("This field is required.")}],
+        )
     codes = [change.unit, *change.assisting_units]
     units = {
         u.code: u
@@ -478,7 +496,11 @@ def _on_dispatch(
     missing = [c for c in codes if c not in units]
     if missing:
         raise Invalid(
-            "Unknown unit.", [{"field": "unit", "message": f"Unknown unit {c!r}."} for c in missing]
+            _("Unknown unit."),
+            [
+                {"field": "unit", "message": _("Unknown unit %(code)s.") % {"code": c}}
+                for c in missing
+            ],
         )
     previous = case.responsible_unit.code if case.responsible_unit else None
     slip = _issue_slip(
@@ -527,17 +549,27 @@ def _on_advance(actor: Actor, case: Case, change: TransitionInput, now: datetime
         override=change.override,
         reason=change.reason,
     )
-    if refusal:
-        raise Forbidden(refusal) if not actor.is_command else Conflict(refusal)
+    if refusal == AdvanceRefusal.NOT_COMMAND:
+        raise Forbidden(_("Only joint command staff may advance wages from the petition account."))
+    if refusal == AdvanceRefusal.NEEDS_OVERRIDE:
+        raise Conflict(_("The advance-payment clock has not passed yet; an override is needed."))
+    if refusal == AdvanceRefusal.NEEDS_REASON:
+        raise Conflict(_("An early advance payment needs a reason."))
     limit = case.confirmed_amount or case.amount_owed
     already = _fund_total(case, FundEntry.Kind.ADVANCE)
     if already + amount > limit:
         raise Invalid(
-            "The advance exceeds the confirmed amount.",
-            [{"field": "amount", "message": f"At most {limit - already} yuan may be advanced."}],
+            _("The advance exceeds the confirmed amount."),
+            [
+                {
+                    "field": "amount",
+                    "message": _("At most %(amount)s yuan may be advanced.")
+                    % {"amount": limit - already},
+                }
+            ],
         )
     if case.responsible_unit_id is None:
-        raise Conflict("The case has no responsible unit to charge the advance to.")
+        raise Conflict(_("The case has no responsible unit to charge the advance to."))
     entry = fund_move(
         district_id=case.district_id,
         kind=FundEntry.Kind.ADVANCE,
@@ -572,8 +604,14 @@ def _on_recovery(
     )
     if amount > outstanding:
         raise Invalid(
-            "The recovery exceeds what is outstanding.",
-            [{"field": "amount", "message": f"At most {outstanding} yuan is outstanding."}],
+            _("The recovery exceeds what is outstanding."),
+            [
+                {
+                    "field": "amount",
+                    "message": _("At most %(amount)s yuan is outstanding.")
+                    % {"amount": outstanding},
+                }
+            ],
         )
     entry = fund_move(
         district_id=case.district_id,
@@ -598,7 +636,9 @@ def _on_close(actor: Actor, case: Case, change: TransitionInput, now: datetime) 
             case, FundEntry.Kind.RECOVERY
         )
         if outstanding > 0:
-            raise Conflict(f"{outstanding} yuan advanced is not recovered yet.")
+            raise Conflict(
+                _("%(amount)s yuan advanced is not recovered yet.") % {"amount": outstanding}
+            )
     return {}
 
 
@@ -606,10 +646,11 @@ def _on_merge(actor: Actor, case: Case, change: TransitionInput, now: datetime) 
     target = visible_cases(actor).filter(number=change.into).first() if change.into else None
     if target is None or target.pk == case.pk:
         raise Invalid(
-            "Merge needs another open case.", [{"field": "into", "message": "Unknown case."}]
+            _("Merge needs another open case."),
+            [{"field": "into", "message": _("Unknown case.")}],
         )
     if not target.is_open:
-        raise Conflict(f"Case {target.number} is not open.")
+        raise Conflict(_("Case %(number)s is not open.") % {"number": target.number})
     case.merged_into = target
     Report.objects.filter(case=case).update(case=target)
     event_record(
@@ -724,16 +765,18 @@ def fund_move(
     one conditional UPDATE, so concurrent advances cannot overdraw the account.
     """
     if amount <= 0:
-        raise Invalid("Amounts must be positive.")
+        raise Invalid(_("Amounts must be positive."))
     with transaction.atomic():
         account = FundAccount.objects.filter(district_id=district_id).first()
         if account is None:
-            raise Conflict("This district has no petition special account.")
+            raise Conflict(_("This district has no petition special account."))
         rows = FundAccount.objects.filter(pk=account.pk)
         if kind == FundEntry.Kind.ADVANCE:
             moved = rows.filter(balance__gte=amount).update(balance=F("balance") - amount)
             if not moved:
-                raise Conflict("The petition special account balance is too low for this advance.")
+                raise Conflict(
+                    _("The petition special account balance is too low for this advance.")
+                )
         else:
             rows.update(balance=F("balance") + amount)
         account.refresh_from_db(fields=["balance"])
@@ -796,12 +839,16 @@ def blacklist_add(
 ) -> BlacklistEntry:
     """Put an employer or a responsible person on the blacklist (command staff, inspectors)."""
     if not actor.roles & {"command", "inspector"}:
-        raise Forbidden("Only command staff and labour inspectors may blacklist.")
+        raise Forbidden(_("Only command staff and labour inspectors may blacklist."))
     if not reason.strip():
-        raise Invalid("A reason is required.", [{"field": "reason", "message": "Required."}])
+        raise Invalid(
+            _("A reason is required."),
+            [{"field": "reason", "message": _("This field is required.")}],
+        )
     if not credit_code and not person_name.strip():
         raise Invalid(
-            "Name an employer or a person.", [{"field": "credit_code", "message": "Required."}]
+            _("Name an employer or a person."),
+            [{"field": "credit_code", "message": _("This field is required.")}],
         )
     now = now or timezone.now()
     with transaction.atomic():
@@ -812,15 +859,16 @@ def blacklist_add(
             ).first()
             if enterprise is None:
                 raise Invalid(
-                    "Unknown employer.", [{"field": "credit_code", "message": "Unknown."}]
+                    _("Unknown employer."),
+                    [{"field": "credit_code", "message": _("Unknown employer.")}],
                 )
         cases = list(visible_cases(actor).filter(number__in=case_numbers or []))
         unknown = set(case_numbers or []) - {c.number for c in cases}
         if unknown:
             raise Invalid(
-                "Unknown cases.",
+                _("Unknown cases."),
                 [
-                    {"field": "case_numbers", "message": f"Unknown case {n!r}."}
+                    {"field": "case_numbers", "message": _("No case %(number)s.") % {"number": n}}
                     for n in sorted(unknown)
                 ],
             )
@@ -858,20 +906,23 @@ def _blacklist_entry(actor: Actor, entry_id: int) -> BlacklistEntry:
         .first()
     )
     if entry is None:
-        raise NotFound(f"No blacklist entry {entry_id}.")
+        raise NotFound(_("No blacklist entry %(id)s.") % {"id": entry_id})
     return entry
 
 
 def blacklist_appeal(*, actor: Actor, entry_id: int, reason: str) -> BlacklistEntry:
     """Record an appeal against a listing (the entry stays in force meanwhile)."""
     if not actor.roles & {"command", "inspector", "clerk"}:
-        raise Forbidden("Your role may not record appeals.")
+        raise Forbidden(_("Your role may not record appeals."))
     if not reason.strip():
-        raise Invalid("A reason is required.", [{"field": "reason", "message": "Required."}])
+        raise Invalid(
+            _("A reason is required."),
+            [{"field": "reason", "message": _("This field is required.")}],
+        )
     with transaction.atomic():
         entry = _blacklist_entry(actor, entry_id)
         if entry.status != BlacklistEntry.Status.LISTED:
-            raise Conflict(f"The entry is {entry.status}; only a listed entry can be appealed.")
+            raise Conflict(_("Only a listed entry can be appealed."))
         before = entry.status
         entry.status = BlacklistEntry.Status.APPEALED
         entry.appeal_reason = reason
@@ -892,15 +943,18 @@ def blacklist_appeal(*, actor: Actor, entry_id: int, reason: str) -> BlacklistEn
 def blacklist_remove(*, actor: Actor, entry_id: int, reason: str) -> BlacklistEntry:
     """Take an entry off the blacklist: command staff only, and never the person who listed it."""
     if not actor.is_command:
-        raise Forbidden("Only joint command staff may remove a blacklist entry.")
+        raise Forbidden(_("Only joint command staff may remove a blacklist entry."))
     if not reason.strip():
-        raise Invalid("A reason is required.", [{"field": "reason", "message": "Required."}])
+        raise Invalid(
+            _("A reason is required."),
+            [{"field": "reason", "message": _("This field is required.")}],
+        )
     with transaction.atomic():
         entry = _blacklist_entry(actor, entry_id)
         if entry.status == BlacklistEntry.Status.REMOVED:
-            raise Conflict("The entry is already removed.")
+            raise Conflict(_("The entry is already removed."))
         if entry.listed_by_id == actor.user_id:
-            raise Forbidden("Removal needs a different person from the one who listed it.")
+            raise Forbidden(_("Removal needs a different person from the one who listed it."))
         before = entry.status
         entry.status = BlacklistEntry.Status.REMOVED
         entry.removed_by_id = actor.user_id
@@ -949,7 +1003,7 @@ def idempotent(
     if not key:
         return run()
     if len(key) > 200:
-        raise Invalid("Idempotency-Key is too long (at most 200 characters).")
+        raise Invalid(_("Idempotency-Key is too long (at most 200 characters)."))
     previous = IdempotencyRecord.objects.filter(user_id=user_id, key=key).first()
     if previous is None:
         try:
@@ -965,12 +1019,12 @@ def idempotent(
             if previous is None:
                 raise
     if previous.request_hash != fingerprint:
-        raise Invalid("This Idempotency-Key was used with a different request.")
+        raise Invalid(_("This Idempotency-Key was used with a different request."))
     return previous.status, previous.body
 
 
 def idempotency_purge(*, now: datetime | None = None) -> int:
     """Forget idempotency answers older than `IDEMPOTENCY_KEY_TTL_HOURS`; returns how many."""
     cutoff = (now or timezone.now()) - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
-    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    deleted, _by_model = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
     return deleted

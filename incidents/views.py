@@ -28,7 +28,6 @@ from incidents import selectors, services
 from incidents.domain.lifecycle import Action, role_may
 from incidents.errors import Forbidden, NotFound, ServiceError
 from incidents.forms import (
-    ACTION_LABELS,
     BulkTransitionForm,
     CaseFilterForm,
     IntakeForm,
@@ -36,7 +35,7 @@ from incidents.forms import (
     action_forms,
     unit_choices,
 )
-from incidents.models import STATE_CHOICES, Case, Clock, DispatchSlip, FundEntry
+from incidents.models import ACTION_LABELS, STATE_LABELS, Case, Clock, DispatchSlip, FundEntry
 from incidents.policy import Actor, actor_for, can_view_case, check_register
 
 CASES_PER_PAGE = 50
@@ -67,7 +66,6 @@ EVENT_DATA_LABELS: dict[str, Any] = {
     "clock": gettext_lazy("deadline"),
     "balance_after": gettext_lazy("balance after"),
 }
-STATE_LABELS = dict(STATE_CHOICES)
 
 
 def _actor(request: HttpRequest) -> Actor:

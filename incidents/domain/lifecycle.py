@@ -161,20 +161,28 @@ REASON_REQUIRED = frozenset(
 )
 
 
+class AdvanceRefusal(StrEnum):
+    """Why the petition account may not pay now (the service words it for people)."""
+
+    NOT_COMMAND = "not_command"
+    NEEDS_OVERRIDE = "needs_override"
+    NEEDS_REASON = "needs_reason"
+
+
 def advance_refusal(
     *, clock_passed: bool, is_command: bool, override: bool, reason: str
-) -> str | None:
+) -> AdvanceRefusal | None:
     """Why an advance payment may not be made now, or None when it may.
 
     The fund pays once the 5-working-day clock has passed; earlier only command staff may
     pay, with an explicit override and a reason (both recorded).
     """
     if not is_command:
-        return "Only joint command staff may advance wages from the petition account."
+        return AdvanceRefusal.NOT_COMMAND
     if clock_passed:
         return None
     if not override:
-        return "The advance-payment clock has not passed yet; an override is needed."
+        return AdvanceRefusal.NEEDS_OVERRIDE
     if not reason.strip():
-        return "An early advance payment needs a reason."
+        return AdvanceRefusal.NEEDS_REASON
     return None
