@@ -100,6 +100,7 @@ DATA_DIR = Path(os.getenv("DATA_DIR", str(BASE_DIR / "var")))
 DATABASE_URL = os.getenv("DATABASE_URL", f"sqlite:///{DATA_DIR / 'hub.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # IMMEDIATE transactions take the write lock at BEGIN, so two processes never
     # deadlock upgrading a read lock; WAL lets readers run beside the writer.
     DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -348,7 +348,6 @@ def case_register(*, actor: Actor, intake: Intake, now: datetime | None = None) 
                 case=case,
                 kind="case.dispatched",
                 actor=actor,
-                reason="routing table",
                 before=CaseState.REGISTERED,
                 after=CaseState.DISPATCHED,
                 data={
