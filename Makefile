@@ -41,7 +41,7 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## make test: lint, then the whole suite on SQLite, then again on PostgreSQL
+## make test: lint, the whole suite on SQLite, then again on PostgreSQL (browser tests once)
 test: lint test-sqlite test-postgres
 
 test-sqlite: install
@@ -49,7 +49,7 @@ test-sqlite: install
 
 test-postgres: install
 	@if $(BIN)/python scripts/service_up.py postgres "$(TEST_POSTGRES_URL)"; then \
-		DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/pytest; \
+		DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/pytest -m "not e2e"; \
 	elif [ "$${CI:-}" = "true" ]; then \
 		echo "PostgreSQL is not reachable at $(TEST_POSTGRES_URL) and CI=true: failing."; exit 1; \
 	else \
