@@ -56,9 +56,10 @@ def error(detail: str, status: int, errors: list[dict[str, Any]] | None = None) 
 
 def _field(loc: list[Any] | tuple[Any, ...]) -> str:
     # ninja locations start with the source and the parameter name: ("body", "payload", ...).
+    # A bare ("body", "payload") is the body as a whole (not an object, say): no field.
     parts = [str(p) for p in loc]
     if parts and parts[0] in {"body", "query", "path", "header"}:
-        parts = parts[2:] if len(parts) > 2 else parts[1:]
+        parts = parts[2:] if parts[0] == "body" or len(parts) > 2 else parts[1:]
     return ".".join(parts)
 
 

@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 
 
 class ApiBodyLimitMiddleware:
-    """Refuse API bodies over `API_MAX_BODY_BYTES` with a JSON 413, before parsing.
+    """Refuse API bodies over `API_MAX_BODY_BYTES` with a JSON 413, and bodies that are not
+    JSON with a 415, before parsing.
 
     A declared Content-Length is enough to refuse; bodies without one are caught when
     read, by Django's `DATA_UPLOAD_MAX_MEMORY_SIZE` (see `command_center.api`).
@@ -26,6 +27,14 @@ class ApiBodyLimitMiddleware:
             except ValueError:
                 return JsonResponse(
                     {"detail": _("Invalid Content-Length header."), "errors": []}, status=400
+                )
+            if (
+                request.method in {"POST", "PUT", "PATCH"}
+                and length > 0
+                and request.content_type != "application/json"
+            ):
+                return JsonResponse(
+                    {"detail": _("Send the body as application/json."), "errors": []}, status=415
                 )
             if length > settings.API_MAX_BODY_BYTES:
                 return JsonResponse(

@@ -98,12 +98,16 @@ TEMPLATES = [
 # --- database -------------------------------------------------------------------
 DATA_DIR = Path(os.getenv("DATA_DIR", str(BASE_DIR / "var")))
 DATABASE_URL = os.getenv("DATABASE_URL", f"sqlite:///{DATA_DIR / 'hub.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# CONN_MAX_AGE stays 0: under ASGI each request's sync code runs in its own thread, so a
+# persistent connection would never be reused, only left open (Django's ASGI docs). Put a
+# pooler (pgbouncer) in front of PostgreSQL for many workers.
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # IMMEDIATE transactions take the write lock at BEGIN, so two processes never
     # deadlock upgrading a read lock; WAL lets readers run beside the writer.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,

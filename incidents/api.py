@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from incidents import selectors, services
 from incidents.errors import Invalid
@@ -176,7 +176,7 @@ def blacklist_list(request: HttpRequest) -> dict[str, Any]:
     tags=["blacklist"],
     summary="List an employer or person",
 )
-def blacklist_add(request: HttpRequest, payload: BlacklistIn) -> tuple[int, dict[str, Any]]:
+def blacklist_add(request: HttpRequest, payload: BlacklistIn) -> Status:
     actor = _actor(request)
     entry = services.blacklist_add(
         actor=actor,
@@ -186,7 +186,7 @@ def blacklist_add(request: HttpRequest, payload: BlacklistIn) -> tuple[int, dict
         person_id_number=payload.person_id_number,
         case_numbers=payload.case_numbers,
     )
-    return 201, selectors.blacklist_out(entry, actor)
+    return Status(201, selectors.blacklist_out(entry, actor))
 
 
 @router.post("/blacklist/{entry_id}/appeal", response=BlacklistOut, tags=["blacklist"])

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from django.utils import timezone
 from ninja import Schema
-from pydantic import ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, ValidationInfo, field_validator
 
 from incidents.domain.identifiers import (
     is_valid_credit_code,
@@ -81,7 +81,7 @@ class LocationIn(Strict):
 
 class IntakeIn(Strict):
     channel: Channel
-    window: Code | None = None
+    window: Annotated[Code | None, Field(validate_default=True)] = None
     received_at: datetime | None = None
     complainant: ComplainantIn
     workers_count: Annotated[StrictInt, Field(ge=1, le=100_000)]
@@ -103,11 +103,12 @@ class IntakeIn(Strict):
             raise ValueError("must not be in the future")
         return value
 
-    @model_validator(mode="after")
-    def window_for_window_channel(self) -> IntakeIn:
-        if self.channel == Channel.WINDOW and not self.window:
+    @field_validator("window")
+    @classmethod
+    def window_for_window_channel(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("channel") == Channel.WINDOW and not value:
             raise ValueError("window is required when the channel is 'window'")
-        return self
+        return value
 
     def to_intake(self) -> Intake:
         return Intake(
