@@ -839,11 +839,7 @@ def blacklist_add(
     """Put an employer or a responsible person on the blacklist (command staff, inspectors)."""
     if not actor.roles & {"command", "inspector"}:
         raise Forbidden(_("Only command staff and labour inspectors may blacklist."))
-    if not reason.strip():
-        raise Invalid(
-            _("A reason is required."),
-            [{"field": "reason", "message": _("This field is required.")}],
-        )
+    _require_reason(reason)
     if not credit_code and not person_name.strip():
         raise Invalid(
             _("Name an employer or a person."),
@@ -909,67 +905,62 @@ def _blacklist_entry(actor: Actor, entry_id: int) -> BlacklistEntry:
     return entry
 
 
-def blacklist_appeal(*, actor: Actor, entry_id: int, reason: str) -> BlacklistEntry:
-    """Record an appeal against a listing (the entry stays in force meanwhile)."""
-    if not actor.roles & {"command", "inspector", "clerk"}:
-        raise Forbidden(_("Your role may not record appeals."))
+def _require_reason(reason: str) -> None:
     if not reason.strip():
         raise Invalid(
             _("A reason is required."),
             [{"field": "reason", "message": _("This field is required.")}],
         )
+
+
+def _blacklist_move(
+    actor: Actor, entry: BlacklistEntry, status: BlacklistEntry.Status, reason: str
+) -> BlacklistEntry:
+    """Save `entry` in its new status and write the event (inside the caller's transaction)."""
+    before = entry.status
+    entry.status = status
+    entry.save()
+    event_record(
+        district=actor.district_id,
+        kind=f"blacklist.{status.value}",
+        actor=actor,
+        reason=reason,
+        before=before,
+        after=status,
+        data={"entry": entry.pk},
+    )
+    return entry
+
+
+def blacklist_appeal(*, actor: Actor, entry_id: int, reason: str) -> BlacklistEntry:
+    """Record an appeal against a listing (the entry stays in force meanwhile)."""
+    if not actor.roles & {"command", "inspector", "clerk"}:
+        raise Forbidden(_("Your role may not record appeals."))
+    _require_reason(reason)
     with transaction.atomic():
         entry = _blacklist_entry(actor, entry_id)
         if entry.status != BlacklistEntry.Status.LISTED:
             raise Conflict(_("Only a listed entry can be appealed."))
-        before = entry.status
-        entry.status = BlacklistEntry.Status.APPEALED
         entry.appeal_reason = reason
         entry.appealed_at = timezone.now()
-        entry.save()
-        event_record(
-            district=actor.district_id,
-            kind="blacklist.appealed",
-            actor=actor,
-            reason=reason,
-            before=before,
-            after=entry.status,
-            data={"entry": entry.pk},
-        )
-        return entry
+        return _blacklist_move(actor, entry, BlacklistEntry.Status.APPEALED, reason)
 
 
 def blacklist_remove(*, actor: Actor, entry_id: int, reason: str) -> BlacklistEntry:
     """Take an entry off the blacklist: command staff only, and never the person who listed it."""
     if not actor.is_command:
         raise Forbidden(_("Only joint command staff may remove a blacklist entry."))
-    if not reason.strip():
-        raise Invalid(
-            _("A reason is required."),
-            [{"field": "reason", "message": _("This field is required.")}],
-        )
+    _require_reason(reason)
     with transaction.atomic():
         entry = _blacklist_entry(actor, entry_id)
         if entry.status == BlacklistEntry.Status.REMOVED:
             raise Conflict(_("The entry is already removed."))
         if entry.listed_by_id == actor.user_id:
             raise Forbidden(_("Removal needs a different person from the one who listed it."))
-        before = entry.status
-        entry.status = BlacklistEntry.Status.REMOVED
         entry.removed_by_id = actor.user_id
         entry.removed_at = timezone.now()
         entry.removal_reason = reason
-        entry.save()
-        event_record(
-            district=actor.district_id,
-            kind="blacklist.removed",
-            actor=actor,
-            reason=reason,
-            before=before,
-            after=entry.status,
-            data={"entry": entry.pk},
-        )
-        return entry
+        return _blacklist_move(actor, entry, BlacklistEntry.Status.REMOVED, reason)
 
 
 # --- integrations ---

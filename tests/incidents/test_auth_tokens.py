@@ -9,16 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
-from asgiref.testing import ApplicationCommunicator
 from django.contrib.auth.models import User
-from django.core.handlers.asgi import ASGIHandler
 from django.core.management import CommandError, call_command
-from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
 from incidents.models import ApiToken, Case, Report
+from tests.asgi import asgi_post
 from tests.factories import intake_payload
 
 URL = "/api/v1/cases"
@@ -175,52 +172,15 @@ def test_session_get_needs_no_csrf_token(district: Any) -> None:
 def test_bearer_token_works_over_real_asgi(district: Any) -> None:
     """The ASGI server path (no test-client shortcuts): a bearer POST is not a CSRF case."""
     token = issue()
-    status, body = _asgi_post(URL, json.dumps(police_report()).encode(), token)
-    assert status == 201, body
-    assert Case.objects.count() == 1
-
-
-def _asgi_post(path: str, raw: bytes, token: str) -> tuple[int, bytes]:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"testserver"),
+    raw = json.dumps(police_report()).encode()
+    status, _headers, body = asgi_post(
+        URL,
+        [raw],
+        [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(raw)).encode()),
             (b"authorization", f"Bearer {token}".encode()),
         ],
-        "client": ("127.0.0.1", 40000),
-        "server": ("testserver", 80),
-    }
-
-    async def run() -> tuple[int, bytes]:
-        comm = ApplicationCommunicator(ASGIHandler(), scope)
-        await comm.send_input({"type": "http.request", "body": raw, "more_body": False})
-        start = await comm.receive_output(timeout=20)
-        body = b""
-        while True:
-            message = await comm.receive_output(timeout=20)
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        await comm.wait(timeout=5)
-        return start["status"], body
-
-    # Under ASGI each request's sync code runs in its own thread; with persistent
-    # connections that thread's connection outlives the request (see the CONN_MAX_AGE test
-    # in tests/test_settings_checks.py), so this request closes it at its end.
-    db = connections["default"].settings_dict
-    max_age = db["CONN_MAX_AGE"]
-    db["CONN_MAX_AGE"] = 0
-    try:
-        return async_to_sync(run)()
-    finally:
-        db["CONN_MAX_AGE"] = max_age
+    )
+    assert status == 201, body
+    assert Case.objects.count() == 1

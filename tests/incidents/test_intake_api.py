@@ -14,15 +14,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
-from asgiref.testing import ApplicationCommunicator
-from django.core.handlers.asgi import ASGIHandler
-from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
 from incidents.models import Case, Clock, DispatchSlip, Enterprise, Event, IdempotencyRecord, Report
 from incidents.services import token_issue
+from tests.asgi import asgi_post
 from tests.factories import credit_code, id_number, intake_payload
 
 URL = "/api/v1/cases"
@@ -606,7 +603,7 @@ def test_chunked_body_over_256_kb_without_content_length_is_413(district: Any) -
     chunks = [raw[i : i + 65536] for i in range(0, len(raw), 65536)]
     before = stored()
 
-    status, headers, body = _asgi_post(
+    status, headers, body = asgi_post(
         URL,
         chunks,
         [(b"content-type", b"application/json"), (b"authorization", f"Bearer {token}".encode())],
@@ -616,52 +613,6 @@ def test_chunked_body_over_256_kb_without_content_length_is_413(district: Any) -
     assert headers.get(b"content-type", b"").startswith(b"application/json")
     assert set(json.loads(body)) == {"detail", "errors"}
     assert stored() == before
-
-
-def _asgi_post(
-    path: str, chunks: list[bytes], headers: list[tuple[bytes, bytes]]
-) -> tuple[int, dict[bytes, bytes], bytes]:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver"), *headers],
-        "client": ("127.0.0.1", 40000),
-        "server": ("testserver", 80),
-    }
-
-    async def run() -> tuple[int, dict[bytes, bytes], bytes]:
-        comm = ApplicationCommunicator(ASGIHandler(), scope)
-        for i, chunk in enumerate(chunks):
-            await comm.send_input(
-                {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
-            )
-        start = await comm.receive_output(timeout=20)
-        body = b""
-        while True:
-            message = await comm.receive_output(timeout=20)
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        await comm.wait(timeout=5)
-        return start["status"], {k.lower(): v for k, v in start["headers"]}, body
-
-    # Under ASGI each request's sync code runs in its own thread; with persistent
-    # connections that thread's connection outlives the request (see the CONN_MAX_AGE test
-    # in tests/test_settings_checks.py), so this request closes it at its end.
-    db = connections["default"].settings_dict
-    max_age = db["CONN_MAX_AGE"]
-    db["CONN_MAX_AGE"] = 0
-    try:
-        return async_to_sync(run)()
-    finally:
-        db["CONN_MAX_AGE"] = max_age
 
 
 def _user_id(username: str) -> int:
