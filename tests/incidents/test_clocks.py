@@ -14,10 +14,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from incidents import services
 from incidents.models import Case, Clock, Event
 from incidents.policy import Actor
 from incidents.services import Intake, ProjectInput, case_register, clocks_sweep
+from incidents.services import clocks as clock_services
 from tests.factories import credit_code
 
 ActorFor = Callable[[str], Actor]
@@ -127,7 +127,7 @@ def test_overlapping_sweeps_claim_each_clock_once(
     is marked by exactly one of them (the claim is a conditional UPDATE)."""
     cases = registered_cases(actor, 3)
     now = timezone.now() + timedelta(days=30)
-    real_record = services.event_record
+    real_record = clock_services.event_record
     results: list[int] = []
 
     def record_then_race(**kwargs: Any) -> Any:
@@ -137,7 +137,7 @@ def test_overlapping_sweeps_claim_each_clock_once(
             results.append(clocks_sweep(now=now))
         return event
 
-    monkeypatch.setattr(services, "event_record", record_then_race)
+    monkeypatch.setattr(clock_services, "event_record", record_then_race)
     first = clocks_sweep(now=now)
 
     second = results[1]

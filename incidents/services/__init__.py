@@ -1,0 +1,48 @@
+"""Use cases of the one window: the only code that writes cases, clocks, fund and blacklist.
+
+Each service takes keyword arguments, runs in one transaction, writes its events in it and
+leaves publishing to `transaction.on_commit`. Rules come from `incidents.domain`; who may do
+what from `incidents.policy`. Callers import from this package, not from its modules.
+"""
+
+from incidents.services.blacklist import blacklist_add, blacklist_appeal, blacklist_remove
+from incidents.services.clocks import clocks_sweep
+from incidents.services.common import ADVANCE_PENALTY_POINTS, district_calendar, local_tz
+from incidents.services.fund import fund_balance_by_unit, fund_move
+from incidents.services.intake import Intake, IntakeResult, ProjectInput, case_register
+from incidents.services.integrations import (
+    idempotency_purge,
+    idempotent,
+    request_fingerprint,
+    token_issue,
+)
+from incidents.services.lifecycle import (
+    TransitionInput,
+    case_get_for_update,
+    case_transition,
+    cases_bulk_transition,
+)
+
+__all__ = [
+    "ADVANCE_PENALTY_POINTS",
+    "Intake",
+    "IntakeResult",
+    "ProjectInput",
+    "TransitionInput",
+    "blacklist_add",
+    "blacklist_appeal",
+    "blacklist_remove",
+    "case_get_for_update",
+    "case_register",
+    "case_transition",
+    "cases_bulk_transition",
+    "clocks_sweep",
+    "district_calendar",
+    "fund_balance_by_unit",
+    "fund_move",
+    "idempotency_purge",
+    "idempotent",
+    "local_tz",
+    "request_fingerprint",
+    "token_issue",
+]
