@@ -26,6 +26,11 @@ def fund_total(case: Case, kind: str) -> Decimal:
     return total or Decimal("0")
 
 
+def fund_outstanding(case: Case) -> Decimal:
+    """What was advanced for `case` and is not recovered yet."""
+    return fund_total(case, FundEntry.Kind.ADVANCE) - fund_total(case, FundEntry.Kind.RECOVERY)
+
+
 def fund_move(
     *,
     district_id: int,

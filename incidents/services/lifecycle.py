@@ -39,7 +39,7 @@ from incidents.models import (
 from incidents.policy import Actor, check_action, visible_cases
 from incidents.services.clocks import clock_due, clock_start, clocks_stop
 from incidents.services.common import ADVANCE_PENALTY_POINTS
-from incidents.services.fund import fund_move, fund_total
+from incidents.services.fund import fund_move, fund_outstanding, fund_total
 from incidents.services.intake import slip_issue
 
 
@@ -253,9 +253,7 @@ def _on_recovery(
     actor: Actor, case: Case, change: TransitionInput, now: datetime
 ) -> dict[str, Any]:
     amount = _require_amount(change)
-    outstanding = fund_total(case, FundEntry.Kind.ADVANCE) - fund_total(
-        case, FundEntry.Kind.RECOVERY
-    )
+    outstanding = fund_outstanding(case)
     if amount > outstanding:
         raise Invalid(
             _("The recovery exceeds what is outstanding."),
@@ -286,9 +284,7 @@ def _on_recovery(
 
 def _on_close(actor: Actor, case: Case, change: TransitionInput, now: datetime) -> dict[str, Any]:
     if case.state == CaseState.RECOVERING:
-        outstanding = fund_total(case, FundEntry.Kind.ADVANCE) - fund_total(
-            case, FundEntry.Kind.RECOVERY
-        )
+        outstanding = fund_outstanding(case)
         if outstanding > 0:
             raise Conflict(
                 _("%(amount)s yuan advanced is not recovered yet.") % {"amount": outstanding}
