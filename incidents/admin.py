@@ -108,3 +108,10 @@ class BlacklistEntryAdmin(ReadOnlyAdmin):
 class ApiTokenAdmin(admin.ModelAdmin[models.ApiToken]):
     list_display = ("user", "prefix", "name", "created_at", "last_used_at", "revoked_at")
     readonly_fields = ("key_hash", "prefix", "created_at", "last_used_at")
+
+
+@admin.register(models.PersonalDataAccess)
+class PersonalDataAccessAdmin(ReadOnlyAdmin):
+    list_display = ("at", "user", "case", "via")
+    list_filter = ("via",)
+    list_select_related = ("user", "case")

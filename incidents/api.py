@@ -128,7 +128,9 @@ def case_bulk_transition(request: HttpRequest, payload: BulkTransitionIn) -> dic
 )
 def case_detail(request: HttpRequest, case_number: str) -> dict[str, Any]:
     actor = _actor(request)
-    return selectors.case_detail(selectors.case_get(actor, case_number), actor)
+    case = selectors.case_get(actor, case_number)
+    services.personal_data_viewed(actor=actor, case=case, via="api")
+    return selectors.case_detail(case, actor)
 
 
 @router.post(
@@ -144,7 +146,9 @@ def case_transition(
         change=payload.to_input(),
         expected_revision=payload.expected_revision,
     )
-    return selectors.case_detail(selectors.case_get(actor, case_number), actor)
+    case = selectors.case_get(actor, case_number)
+    services.personal_data_viewed(actor=actor, case=case, via="api")
+    return selectors.case_detail(case, actor)
 
 
 @router.get("/units", response=UnitListOut, tags=["reference"], summary="Units of the district")

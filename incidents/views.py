@@ -179,6 +179,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
 
 def _case_context(request: HttpRequest, actor: Actor, number: str) -> dict[str, Any]:
     case = _case(actor, number)
+    services.personal_data_viewed(actor=actor, case=case, via="page")
     now = timezone.now()
     detail = selectors.case_detail(case, actor, now=now)
     reports = [

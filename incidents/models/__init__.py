@@ -5,7 +5,7 @@ deployment. Rows are written by `incidents.services` only; `save()` has no side 
 Import models from this package, not from its modules.
 """
 
-from incidents.models.access import ApiToken, IdempotencyRecord
+from incidents.models.access import ApiToken, IdempotencyRecord, PersonalDataAccess
 from incidents.models.blacklist import BlacklistEntry
 from incidents.models.cases import (
     Case,
@@ -54,6 +54,7 @@ __all__ = [
     "FundEntry",
     "IdempotencyRecord",
     "Membership",
+    "PersonalDataAccess",
     "Project",
     "Report",
     "RoutingRule",

@@ -1,10 +1,11 @@
-"""Integration access: bearer tokens and idempotency records."""
+"""Access: integration bearer tokens, idempotency records and the personal-data access log."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class ApiToken(models.Model):
@@ -41,3 +42,24 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class PersonalDataAccess(models.Model):
+    """One look at a case's complainant phone and ID numbers unmasked: who, which, when."""
+
+    class Via(models.TextChoices):
+        API = "api", "API"
+        PAGE = "page", _("case page")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey("incidents.Case", on_delete=models.PROTECT, related_name="+")
+    via = models.CharField(max_length=10, choices=Via.choices)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("personal data access")
+        verbose_name_plural = _("personal data accesses")
+        indexes = [models.Index(fields=["case", "at"], name="pda_case_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} saw {self.case_id} at {self.at:%Y-%m-%d %H:%M}"

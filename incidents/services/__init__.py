@@ -22,6 +22,7 @@ from incidents.services.lifecycle import (
     case_transition,
     cases_bulk_transition,
 )
+from incidents.services.privacy import personal_data_viewed
 
 __all__ = [
     "ADVANCE_PENALTY_POINTS",
@@ -43,6 +44,7 @@ __all__ = [
     "idempotency_purge",
     "idempotent",
     "local_tz",
+    "personal_data_viewed",
     "request_fingerprint",
     "token_issue",
 ]
