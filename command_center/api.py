@@ -11,12 +11,14 @@ import hashlib
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, SessionAuth
 
+from command_center.responses import UnicodeJSONRenderer, error_response
 from incidents.errors import ServiceError
 from incidents.models import ApiToken
 
@@ -46,12 +48,9 @@ api = NinjaAPI(
     urls_namespace="api",
     auth=[BearerToken(), SessionAuth()],
     openapi_url="/openapi.json",
+    renderer=UnicodeJSONRenderer(),
     docs_url="/docs",
 )
-
-
-def error(detail: str, status: int, errors: list[dict[str, Any]] | None = None) -> HttpResponse:
-    return JsonResponse({"detail": detail, "errors": errors or []}, status=status)
 
 
 def _field(loc: list[Any] | tuple[Any, ...]) -> str:
@@ -66,35 +65,42 @@ def _field(loc: list[Any] | tuple[Any, ...]) -> str:
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors]
-    return error("The request is not valid.", 422, errors)
+    return error_response(_("The request is not valid."), 422, errors)
 
 
 @api.exception_handler(ServiceError)
 def on_service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
-    return error(exc.detail, exc.status, exc.errors)
+    return error_response(exc.detail, exc.status, exc.errors)
 
 
 @api.exception_handler(AuthenticationError)
 def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return error("Authentication required: log in or send a bearer token.", 401)
+    return error_response(_("Authentication required: log in or send a bearer token."), 401)
 
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    detail = str(exc)
-    if exc.status_code == 400 and "JSON" in detail.upper():
-        detail = "The body is not valid JSON."
-    return error(detail, exc.status_code)
+    if exc.status_code == 400 and "parse request body" in str(exc):
+        # ninja's parser failed; its message names the exact place, which stays in `errors`.
+        return error_response(
+            _("The body is not valid JSON."), 400, [{"field": "", "message": str(exc)}]
+        )
+    return error_response(str(exc), exc.status_code)
 
 
 @api.exception_handler(RequestDataTooBig)
 def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
-    return error("Request body is too large.", 413)
+    return error_response(_("Request body is too large."), 413)
 
 
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return error("Not found.", 404)
+    return error_response(_("Not found."), 404)
+
+
+def not_found(request: HttpRequest, rest: str) -> HttpResponse:
+    """Unknown paths under /api/ answer in JSON too, never with an HTML page."""
+    return error_response(_("Not found."), 404)
 
 
 def register_routers() -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
+
+from command_center.responses import error_response
 
 
 class ApiBodyLimitMiddleware:
@@ -25,24 +27,17 @@ class ApiBodyLimitMiddleware:
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
-                return JsonResponse(
-                    {"detail": _("Invalid Content-Length header."), "errors": []}, status=400
-                )
+                return error_response(_("Invalid Content-Length header."), 400)
             if (
                 request.method in {"POST", "PUT", "PATCH"}
                 and length > 0
                 and request.content_type != "application/json"
             ):
-                return JsonResponse(
-                    {"detail": _("Send the body as application/json."), "errors": []}, status=415
-                )
+                return error_response(_("Send the body as application/json."), 415)
             if length > settings.API_MAX_BODY_BYTES:
-                return JsonResponse(
-                    {
-                        "detail": _("Request body is too large (limit %(limit)d bytes).")
-                        % {"limit": settings.API_MAX_BODY_BYTES},
-                        "errors": [],
-                    },
-                    status=413,
+                return error_response(
+                    _("Request body is too large (limit %(limit)d bytes).")
+                    % {"limit": settings.API_MAX_BODY_BYTES},
+                    413,
                 )
         return self.get_response(request)

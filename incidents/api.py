@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Status
 
+from command_center.responses import json_response
 from incidents import selectors, services
 from incidents.errors import Invalid
 from incidents.policy import Actor, actor_for
@@ -66,7 +67,7 @@ def case_intake(request: HttpRequest, payload: IntakeIn) -> HttpResponse:
         fingerprint=services.request_fingerprint(payload.model_dump(mode="json")),
         run=run,
     )
-    return JsonResponse(body, status=status)
+    return json_response(body, status=status)
 
 
 @router.get("/cases", response=CaseListOut, summary="List cases")
