@@ -14,10 +14,7 @@ from django.utils.translation import gettext as _
 
 from incidents.domain import routing, workdays
 from incidents.domain.dedup import OpenCase, find_merge_target
-from incidents.domain.lifecycle import (
-    OPEN_STATES,
-    CaseState,
-)
+from incidents.domain.lifecycle import OPEN_STATES, Action, CaseState
 from incidents.errors import Invalid
 from incidents.events import event_record
 from incidents.models import (
@@ -36,6 +33,7 @@ from incidents.models import (
 from incidents.policy import Actor, check_register
 from incidents.services.clocks import clock_start
 from incidents.services.common import district_calendar, local_tz
+from incidents.services.lifecycle import TransitionInput, transition_apply
 
 
 @dataclass(frozen=True)
@@ -97,29 +95,6 @@ def _next_case_number(district: District, year: int) -> str:
     CaseCounter.objects.filter(pk=counter.pk).update(last=F("last") + 1)
     counter.refresh_from_db(fields=["last"])
     return f"{district.case_prefix}-{year}-{counter.last:06d}"
-
-
-def slip_issue(
-    case: Case,
-    *,
-    unit: Unit,
-    assisting: list[Unit],
-    actor_id: int | None,
-    now: datetime,
-) -> DispatchSlip:
-    count = DispatchSlip.objects.filter(case=case).count()
-    slip = DispatchSlip.objects.create(
-        case=case,
-        number=f"ZB-{case.number}-{count + 1}",
-        unit=unit,
-        assisting=",".join(u.code for u in assisting),
-        issued_at=now,
-        issued_by_id=actor_id,
-    )
-    case.responsible_unit = unit
-    case.dispatched_at = now
-    case.assisting_units.set(assisting)
-    return slip
 
 
 def case_register(*, actor: Actor, intake: Intake, now: datetime | None = None) -> IntakeResult:
@@ -242,7 +217,7 @@ def case_register(*, actor: Actor, intake: Intake, now: datetime | None = None) 
         )
         _add_report(case, intake, window, received_at, actor)
         calendar = district_calendar(district.pk, {received_at.year, received_at.year + 1})
-        dispatch_clock = clock_start(
+        clock_start(
             case,
             Clock.Kind.DISPATCH,
             started_at=received_at,
@@ -265,39 +240,20 @@ def case_register(*, actor: Actor, intake: Intake, now: datetime | None = None) 
         )
         slip = None
         if decision.responsible is not None:
-            units = {
-                u.code: u
-                for u in Unit.objects.filter(
-                    district=district, code__in=[decision.responsible, *decision.assisting]
-                )
-            }
-            slip = slip_issue(
-                case,
-                unit=units[decision.responsible],
-                assisting=[units[c] for c in decision.assisting],
-                actor_id=actor.user_id,
-                now=now,
-            )
-            case.state = CaseState.DISPATCHED
-            case.revision += 1
-            case.save()
-            dispatch_clock.status = Clock.Status.MET
-            dispatch_clock.stopped_at = now
-            dispatch_clock.save(update_fields=["status", "stopped_at"])
-            event_record(
-                at=now,
-                district=district,
-                case=case,
-                kind="case.dispatched",
+            # The routing table decided: dispatch through the lifecycle, the same path a
+            # person's dispatch takes (its slip, clock and event).
+            transition_apply(
                 actor=actor,
-                before=CaseState.REGISTERED,
-                after=CaseState.DISPATCHED,
-                data={
-                    "unit": decision.responsible,
-                    "assisting": list(decision.assisting),
-                    "slip": slip.number,
-                },
+                case=case,
+                change=TransitionInput(
+                    action=Action.DISPATCH,
+                    unit=decision.responsible,
+                    assisting_units=decision.assisting,
+                ),
+                now=now,
+                event_kind="case.dispatched",
             )
+            slip = case.slips.order_by("-id").first()
         return IntakeResult(case=case, merged=False, slip=slip)
 
 

@@ -31,6 +31,8 @@ from incidents.models import (
     STATE_LABELS,
     Case,
     Clock,
+    DispatchSlip,
+    Event,
     FundEntry,
     Report,
     Unit,
@@ -40,7 +42,6 @@ from incidents.policy import Actor, check_action, visible_cases
 from incidents.services.clocks import clock_due, clock_start, clocks_stop
 from incidents.services.common import ADVANCE_PENALTY_POINTS
 from incidents.services.fund import fund_move, fund_outstanding, fund_total
-from incidents.services.intake import slip_issue
 
 
 @dataclass(frozen=True)
@@ -76,52 +77,70 @@ def case_transition(
     Nothing changes when it raises.
     """
     now = now or timezone.now()
-    action = change.action
     with transaction.atomic():
         case = case_get_for_update(actor, case_number)
-        check_action(actor, case, action)
+        check_action(actor, case, change.action)
         if expected_revision is not None and case.revision != expected_revision:
             raise Conflict(_("The case changed since you loaded it; reload and try again."))
-        before = CaseState(case.state)
-        try:
-            after = next_state(before, action)
-        except IllegalTransition:
-            raise Conflict(
-                _("Action “%(action)s” is not allowed while the case is “%(state)s”.")
-                % {"action": ACTION_LABELS[action], "state": STATE_LABELS[before]}
-            ) from None
-        if action in REASON_REQUIRED and not change.reason.strip():
-            raise Invalid(
-                _("Action “%(action)s” needs a reason.") % {"action": ACTION_LABELS[action]},
-                [{"field": "reason", "message": _("This field is required.")}],
-            )
-        data: dict[str, Any] = {}
-        handler = _ACTION_HANDLERS.get(action)
-        if handler is not None:
-            data = handler(actor, case, change, now)
-        clocks_stop(case, CLOCKS_STOPPED_BY.get(action, {}), now=now)
-        kind = CLOCK_STARTED_BY.get(action)
-        if kind is not None:
-            clock_start(case, kind, started_at=now, due_at=clock_due(case, kind, now))
-        if after in TERMINAL_STATES:
-            clocks_stop(case, {k: Clock.Status.CANCELLED for k in Clock.Kind.values}, now=now)
-            if after == CaseState.CLOSED:
-                case.closed_at = now
-        case.state = after
-        case.revision += 1
-        case.save()
-        event_record(
-            at=now,
-            district=case.district_id,
-            case=case,
-            kind=f"case.{action.value}",
-            actor=actor,
-            reason=change.reason,
-            before=before,
-            after=after,
-            data=data,
-        )
+        transition_apply(actor=actor, case=case, change=change, now=now)
         return case
+
+
+def transition_apply(
+    *,
+    actor: Actor,
+    case: Case,
+    change: TransitionInput,
+    now: datetime,
+    event_kind: str | None = None,
+) -> Event:
+    """Apply one action to a case already locked in the caller's transaction.
+
+    The state machine, the action's own rules, the clocks and the event are all here; who may
+    act is not: `case_transition` checks the person, and intake lets the routing table
+    dispatch. `event_kind` defaults to `case.<action>`; the routing table's own dispatch is
+    recorded as `case.dispatched`, so the timeline tells it from a person's. Returns the event.
+    """
+    action = change.action
+    before = CaseState(case.state)
+    try:
+        after = next_state(before, action)
+    except IllegalTransition:
+        raise Conflict(
+            _("Action “%(action)s” is not allowed while the case is “%(state)s”.")
+            % {"action": ACTION_LABELS[action], "state": STATE_LABELS[before]}
+        ) from None
+    if action in REASON_REQUIRED and not change.reason.strip():
+        raise Invalid(
+            _("Action “%(action)s” needs a reason.") % {"action": ACTION_LABELS[action]},
+            [{"field": "reason", "message": _("This field is required.")}],
+        )
+    data: dict[str, Any] = {}
+    handler = _ACTION_HANDLERS.get(action)
+    if handler is not None:
+        data = handler(actor, case, change, now)
+    clocks_stop(case, CLOCKS_STOPPED_BY.get(action, {}), now=now)
+    kind = CLOCK_STARTED_BY.get(action)
+    if kind is not None:
+        clock_start(case, kind, started_at=now, due_at=clock_due(case, kind, now))
+    if after in TERMINAL_STATES:
+        clocks_stop(case, {k: Clock.Status.CANCELLED for k in Clock.Kind.values}, now=now)
+        if after == CaseState.CLOSED:
+            case.closed_at = now
+    case.state = after
+    case.revision += 1
+    case.save()
+    return event_record(
+        at=now,
+        district=case.district_id,
+        case=case,
+        kind=event_kind or f"case.{action.value}",
+        actor=actor,
+        reason=change.reason,
+        before=before,
+        after=after,
+        data=data,
+    )
 
 
 def _require_amount(change: TransitionInput, *, allow_zero: bool = False) -> Decimal:
@@ -132,6 +151,30 @@ def _require_amount(change: TransitionInput, *, allow_zero: bool = False) -> Dec
             [{"field": "amount", "message": _("Give the amount in yuan, greater than 0.")}],
         )
     return amount
+
+
+def _slip_issue(
+    case: Case,
+    *,
+    unit: Unit,
+    assisting: list[Unit],
+    actor_id: int | None,
+    now: datetime,
+) -> DispatchSlip:
+    """A new transfer slip (转办单) naming the unit; each re-dispatch issues another."""
+    count = DispatchSlip.objects.filter(case=case).count()
+    slip = DispatchSlip.objects.create(
+        case=case,
+        number=f"ZB-{case.number}-{count + 1}",
+        unit=unit,
+        assisting=",".join(u.code for u in assisting),
+        issued_at=now,
+        issued_by_id=actor_id,
+    )
+    case.responsible_unit = unit
+    case.dispatched_at = now
+    case.assisting_units.set(assisting)
+    return slip
 
 
 def _on_dispatch(
@@ -157,7 +200,7 @@ def _on_dispatch(
             ],
         )
     previous = case.responsible_unit.code if case.responsible_unit else None
-    slip = slip_issue(
+    slip = _slip_issue(
         case,
         unit=units[change.unit],
         assisting=[units[c] for c in change.assisting_units if c != change.unit],
