@@ -105,8 +105,10 @@ def not_found(request: HttpRequest, rest: str) -> HttpResponse:
 
 def register_routers() -> None:
     from incidents.api import router as incidents_router
+    from incidents.api_incidents import router as incident_router
 
     api.add_router("/", incidents_router)
+    api.add_router("/", incident_router)
 
 
 register_routers()

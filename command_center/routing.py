@@ -1,7 +1,13 @@
-"""WebSocket routes; the consumers arrive with the live dashboard and incident rooms."""
+"""WebSocket routes."""
 
 from __future__ import annotations
 
-from typing import Any
+from django.urls import path
 
-websocket_urlpatterns: list[Any] = []
+from command_center.consumers import DashboardConsumer
+from incidents.consumers import IncidentRoomConsumer
+
+websocket_urlpatterns = [
+    path("ws/dashboard/", DashboardConsumer.as_asgi()),
+    path("ws/incidents/<int:incident_id>/", IncidentRoomConsumer.as_asgi()),
+]

@@ -125,15 +125,48 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- redis, channels, celery -------------------------------------------------------
 REDIS_URL = os.getenv("REDIS_URL", "")
+# Per-consumer queue size before a layer drops messages. Correctness never rests on it: a
+# consumer that misses a frame notices the gap and replays its stream from the event log.
+CHANNEL_CAPACITY = envint("CHANNEL_CAPACITY", 1000)
+# redis-py 8 gives every socket a 5 s read timeout by default, which drops idle consumers of
+# the core layer (channels_redis issue 422); our own timeout is longer than its 5 s polls.
+CHANNEL_REDIS_SOCKET_TIMEOUT = envint("CHANNEL_REDIS_SOCKET_TIMEOUT", 15)
+CHANNEL_LAYER = os.getenv("CHANNEL_LAYER", "pubsub")
 if REDIS_URL:
+    _redis_host = {
+        "address": REDIS_URL,
+        "socket_timeout": CHANNEL_REDIS_SOCKET_TIMEOUT,
+        "socket_connect_timeout": 5,
+        "socket_keepalive": True,
+        "health_check_interval": 10,
+        "retry_on_timeout": True,
+    }
+    if CHANNEL_LAYER == "core":
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {"hosts": [_redis_host], "capacity": CHANNEL_CAPACITY},
+            }
+        }
+    else:
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": {"hosts": [_redis_host]},
+            }
+        }
+else:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": CHANNEL_CAPACITY},
         }
     }
-else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# A one-time WebSocket ticket (for clients without a session) lasts this long.
+WS_TICKET_SECONDS = envint("WS_TICKET_SECONDS", 60)
+# An open socket re-checks its person's rights at least this often (and at once on logout
+# or a role change).
+WS_RECHECK_SECONDS = envint("WS_RECHECK_SECONDS", 60)
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
@@ -148,7 +181,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(CLOCK_SWEEP_SECONDS),
     },
     "purge-idempotency": {"task": "incidents.tasks.purge_idempotency", "schedule": 3600.0},
+    "relay-events": {"task": "incidents.tasks.relay_events", "schedule": 5.0},
+    "purge-presence": {"task": "incidents.tasks.purge_presence", "schedule": 60.0},
 }
+# Every ASGI process also relays any event the fast path left behind (Redis was down) this
+# often, so that live screens catch up within seconds of Redis returning (0 turns it off).
+RELAY_SWEEP_SECONDS = envint("RELAY_SWEEP_SECONDS", 5)
 # Embedded mode has no beat: the ASGI process runs the sweep itself (0 turns it off).
 EMBEDDED_SWEEP = envbool("EMBEDDED_SWEEP", "false" if REDIS_URL else "true")
 

@@ -1,8 +1,22 @@
-"""Writing the event log, and publishing each event after its transaction commits.
+"""The event log: writing events into their streams, and relaying them to the channel layer.
 
-The channel layer is only the fast path: a publish that fails is logged and dropped, and a
-client that missed it replays from the log. Group names are per district (`district.<id>`)
-and per case (`case.<number>`); the consumers that read them come with the live dashboard.
+Writing. `event_record` appends one event in the caller's transaction. It first takes the
+district's log lock (`EventLogHead`, held until commit), so within a district event ids
+commit in id order. Each event is entered in the streams that may see it:
+
+- `district.<id>`: every event of the district (the command dashboard);
+- `unit.<id>`: events of the cases a unit leads or assists, and of the incidents in its
+  town or that it takes part in;
+- `incident.<id>`: the incident's own events and those of the cases linked to it.
+
+Each entry records the stream's previous event id (`prev`).
+
+Relaying. After commit, `events_relay` hands the district's log to the channel layer in id
+order, from where the last relay stopped (`EventRelay`, under its own row lock, so several
+processes relay one after another and never out of order). A relay that fails (Redis down)
+leaves the cursor where it was; the next event or the periodic sweep publishes the backlog.
+The channel layer is only the fast path: a reader that sees a `prev` it has not seen
+replays the stream from the log with `stream_events`.
 """
 
 from __future__ import annotations
@@ -14,13 +28,29 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
-from incidents.models import Case, District, Event
+from incidents.domain.incidents import OPEN_STATUSES
+from incidents.domain.streams import district_stream, incident_stream, unit_stream
+from incidents.models import (
+    Case,
+    District,
+    Event,
+    EventLogHead,
+    EventRelay,
+    Incident,
+    StreamEntry,
+)
 from incidents.policy import Actor
 
 log = logging.getLogger(__name__)
+
+RELAY_BATCH = 500
+_OPEN_INCIDENT_STATUSES = frozenset(s.value for s in OPEN_STATUSES)
+# The message type consumers handle (`hub_event`).
+MESSAGE_TYPE = "hub.event"
 
 
 def event_record(
@@ -29,13 +59,14 @@ def event_record(
     kind: str,
     actor: Actor | None,
     case: Case | None = None,
+    incident: Incident | None = None,
     reason: str = "",
     before: str = "",
     after: str = "",
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> Event:
-    """Append one event; it is published once the surrounding transaction commits.
+    """Append one event; it is relayed once the surrounding transaction commits.
 
     `actor` is None for the system's own steps (the clock sweep, demo set-up).
     """
@@ -43,9 +74,18 @@ def event_record(
     payload = dict(data or {})
     if case is not None:
         payload.setdefault("case_number", case.number)
+        payload.setdefault("state", case.state)
+        payload.setdefault("unit_id", case.responsible_unit_id)
+    if incident is not None:
+        payload.setdefault("incident_id", incident.pk)
+        payload.setdefault("status", incident.status)
+        payload.setdefault("level", incident.level)
+    streams = event_streams(district_id, case=case, incident=incident)
+    _lock_log(district_id)
     event = Event.objects.create(
         district_id=district_id,
         case=case,
+        incident=incident,
         kind=kind,
         actor_id=actor.user_id if actor else None,
         reason=reason,
@@ -54,9 +94,58 @@ def event_record(
         data=payload,
         at=at or timezone.now(),
     )
-    frame = event_frame(event, actor_name=actor.username if actor else None)
-    transaction.on_commit(partial(event_publish, frame, event_groups(event)))
+    last = dict(
+        StreamEntry.objects.filter(stream__in=streams)
+        .values("stream")
+        .annotate(last=Max("event_id"))
+        .values_list("stream", "last")
+    )
+    StreamEntry.objects.bulk_create(
+        [StreamEntry(stream=s, event=event, prev=last.get(s) or 0) for s in streams]
+    )
+    transaction.on_commit(partial(events_relay, district_id))
     return event
+
+
+def _lock_log(district_id: int) -> None:
+    """Hold the district's log lock until the transaction ends.
+
+    SQLite needs none: its write transactions (IMMEDIATE) already run one at a time.
+    """
+    if not connection.features.has_select_for_update:
+        return
+    if not EventLogHead.objects.select_for_update().filter(district_id=district_id).exists():
+        EventLogHead.objects.get_or_create(district_id=district_id)
+        EventLogHead.objects.select_for_update().filter(district_id=district_id).exists()
+
+
+def event_streams(
+    district_id: int,
+    *,
+    case: Case | None = None,
+    incident: Incident | None = None,
+) -> list[str]:
+    """The streams an event about `case` and/or `incident` belongs to."""
+    units: set[int] = set()
+    incidents: set[int] = set()
+    if case is not None:
+        if case.responsible_unit_id is not None:
+            units.add(case.responsible_unit_id)
+        if case.pk is not None:
+            # `.all()` uses a prefetch when the caller made one (the clock sweep does).
+            units.update(u.pk for u in case.assisting_units.all())
+            incidents.update(
+                i.pk for i in case.incidents.all() if i.status in _OPEN_INCIDENT_STATUSES
+            )
+    if incident is not None:
+        incidents.add(incident.pk)
+        units.add(incident.town_id)
+        units.update(incident.units.values_list("pk", flat=True))
+    return [
+        district_stream(district_id),
+        *(unit_stream(u) for u in sorted(units)),
+        *(incident_stream(i) for i in sorted(incidents)),
+    ]
 
 
 def event_frame(event: Event, *, actor_name: str | None = None) -> dict[str, Any]:
@@ -79,27 +168,90 @@ def event_frame(event: Event, *, actor_name: str | None = None) -> dict[str, Any
     }
 
 
-def event_groups(event: Event) -> list[str]:
-    groups = [f"district.{event.district_id}"]
-    number = event.data.get("case_number")
-    if number:
-        groups.append(f"case.{number}")
-    return groups
+def stream_events(stream: str, *, after: int = 0, limit: int = 500) -> QuerySet[Event]:
+    """The events of `stream` after id `after`, oldest first (what a reader replays)."""
+    return (
+        Event.objects.filter(entries__stream=stream, id__gt=after)
+        .select_related("actor")
+        .order_by("id")[:limit]
+    )
 
 
-def event_publish(frame: dict[str, Any], groups: list[str]) -> None:
-    """Send one committed event's frame to the groups that watch it; never raises."""
+def stream_head(stream: str) -> int:
+    """The id of the newest event of `stream`, 0 when it has none."""
+    return StreamEntry.objects.filter(stream=stream).aggregate(m=Max("event_id"))["m"] or 0
+
+
+def events_relay(district_id: int, *, batch: int = RELAY_BATCH) -> int:
+    """Publish the district's committed events not yet relayed, in id order; never raises.
+
+    Returns how many events were handed to the channel layer.
+    """
     layer = get_channel_layer()
     if layer is None:
-        return
-    message = {"type": "hub.event", "event": frame}
+        return 0
+    relayed = 0
+    while True:
+        try:
+            count = _relay_batch(layer, district_id, batch)
+        except Exception:
+            # The log is the truth: the cursor stays, the next relay or the sweep resumes.
+            log.warning("events of district %s not relayed", district_id, exc_info=True)
+            return relayed
+        relayed += count
+        if count < batch:
+            return relayed
 
-    async def send_all() -> None:
-        for group in groups:
-            await layer.group_send(group, message)
 
-    try:
+def _relay_batch(layer: Any, district_id: int, batch: int) -> int:
+    with transaction.atomic():
+        relay = EventRelay.objects.select_for_update().filter(district_id=district_id).first()
+        if relay is None:
+            EventRelay.objects.get_or_create(district_id=district_id)
+            relay = EventRelay.objects.select_for_update().get(district_id=district_id)
+        events = list(
+            Event.objects.filter(district_id=district_id, id__gt=relay.published_id)
+            .select_related("actor")
+            .prefetch_related("entries")
+            .order_by("id")[:batch]
+        )
+        if not events:
+            return 0
+        messages = [
+            (
+                entry.stream,
+                {
+                    "type": MESSAGE_TYPE,
+                    "stream": entry.stream,
+                    "prev": entry.prev,
+                    "event": frame,
+                },
+            )
+            for event in events
+            for frame in [event_frame(event)]
+            for entry in event.entries.all()
+        ]
+
+        async def send_all() -> None:
+            for group, message in messages:
+                await layer.group_send(group, message)
+
         async_to_sync(send_all)()
-    except Exception:
-        # The log is the truth; a reader that missed this frame replays it.
-        log.warning("event %s not published to the channel layer", frame["id"], exc_info=True)
+        relay.published_id = events[-1].pk
+        relay.published_at = timezone.now()
+        relay.save(update_fields=["published_id", "published_at"])
+    return len(events)
+
+
+def events_relay_all() -> int:
+    """Relay every district whose log is ahead of its relay (the periodic catch-up)."""
+    relayed = 0
+    for district_id in District.objects.values_list("pk", flat=True):
+        published = (
+            EventRelay.objects.filter(district_id=district_id)
+            .values_list("published_id", flat=True)
+            .first()
+        ) or 0
+        if Event.objects.filter(district_id=district_id, id__gt=published).exists():
+            relayed += events_relay(district_id)
+    return relayed

@@ -11,6 +11,11 @@ named after `Role`; scope comes from the person's `Membership`.
   on those it is responsible for;
 - reviewers only read;
 - an integration (110 dispatch, a hotline) registers complaints and sees what it registered.
+
+Mass incidents: district-wide roles see all of them; a unit's liaison sees those in its town
+or that its unit takes part in; an integration sees those it reported. Command staff run
+them; a taking-part liaison and the reporting integration update the situation; everyone
+in a room but reviewers and integrations may chat and acknowledge.
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
+from incidents.domain import incidents as incident_rules
 from incidents.domain.lifecycle import Action, Role, role_may
+from incidents.domain.streams import district_stream, unit_stream
 from incidents.errors import Forbidden
-from incidents.models import ACTION_LABELS, Case, Membership
+from incidents.models import ACTION_LABELS, INCIDENT_ACTION_LABELS, Case, Incident, Membership
 
 DISTRICT_WIDE = frozenset({Role.COMMAND, Role.INSPECTOR, Role.REVIEWER})
 # Roles that need the complainant's full phone and ID number to do their work.
@@ -129,3 +136,77 @@ def check_register(actor: Actor) -> None:
     """Window clerks, command staff and integrations (110, hotlines) register complaints."""
     if not actor.roles & {Role.COMMAND, Role.CLERK, Role.INTEGRATION}:
         raise Forbidden(_("Your role may not register complaints."))
+
+
+def visible_incidents(
+    actor: Actor, incidents: QuerySet[Incident] | None = None
+) -> QuerySet[Incident]:
+    """The mass incidents `actor` may see."""
+    qs = (incidents if incidents is not None else Incident.objects.all()).filter(
+        district_id=actor.district_id
+    )
+    if actor.district_wide:
+        return qs
+    scope = Q(pk__in=[])
+    if actor.unit_id is not None and actor.roles & {Role.LIAISON, Role.INSPECTOR}:
+        scope |= Q(town_id=actor.unit_id) | Q(units=actor.unit_id)
+    if Role.INTEGRATION in actor.roles:
+        scope |= Q(reported_by_id=actor.user_id)
+    return qs.filter(pk__in=Incident.objects.filter(scope).values("pk"))
+
+
+def can_view_incident(actor: Actor, incident: Incident) -> bool:
+    return visible_incidents(actor, Incident.objects.filter(pk=incident.pk)).exists()
+
+
+def check_report_incident(actor: Actor, cases: list[Case], offer_from_workers: int) -> None:
+    """Command staff and integrations (110) open incidents; a case's own people may open
+    one from a case of at least `offer_from_workers` workers that they can see."""
+    if actor.roles & {Role.COMMAND, Role.INTEGRATION}:
+        return
+    if actor.roles & {Role.LIAISON, Role.CLERK} and any(
+        case.workers_count >= offer_from_workers and can_view_case(actor, case) for case in cases
+    ):
+        return
+    raise Forbidden(
+        _(
+            "Only command staff, the 110 link or the people of a case of %(n)s or more "
+            "workers may report a mass incident."
+        )
+        % {"n": offer_from_workers}
+    )
+
+
+def check_incident_action(actor: Actor, incident: Incident, action: incident_rules.Action) -> None:
+    """Raise `Forbidden` unless `actor` may take `action` on `incident`."""
+    if incident.district_id != actor.district_id:
+        raise Forbidden(_("This incident belongs to another district."))
+    if actor.is_command:
+        return
+    updater = Role.LIAISON in actor.roles or (
+        Role.INTEGRATION in actor.roles and incident.reported_by_id == actor.user_id
+    )
+    if action is incident_rules.Action.UPDATE and updater and can_view_incident(actor, incident):
+        return
+    raise Forbidden(
+        _("Your role may not take the action “%(action)s”.")
+        % {"action": INCIDENT_ACTION_LABELS[action]}
+    )
+
+
+def check_room_post(actor: Actor, incident: Incident) -> None:
+    """Chat and acknowledge in an incident room: its people, but not reviewers or systems."""
+    if not can_view_incident(actor, incident):
+        raise Forbidden(_("You may not see this incident."))
+    if not actor.roles & {Role.COMMAND, Role.LIAISON, Role.CLERK, Role.INSPECTOR}:
+        raise Forbidden(_("Your role only reads this room."))
+
+
+def dashboard_stream(actor: Actor) -> str | None:
+    """The event stream of `actor`'s dashboard: the district for district-wide roles, the
+    unit for a liaison; None for everyone else."""
+    if actor.district_wide:
+        return district_stream(actor.district_id)
+    if Role.LIAISON in actor.roles and actor.unit_id is not None:
+        return unit_stream(actor.unit_id)
+    return None

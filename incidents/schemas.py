@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.utils import timezone
 from ninja import Schema
@@ -19,7 +19,14 @@ from incidents.domain.identifiers import (
 from incidents.domain.lifecycle import Action, CaseState
 from incidents.domain.routing import ProjectType
 from incidents.models import Case
-from incidents.services import Intake, ProjectInput, TransitionInput, local_tz
+from incidents.services import (
+    IncidentChange,
+    IncidentInput,
+    Intake,
+    ProjectInput,
+    TransitionInput,
+    local_tz,
+)
 
 Channel = Case.Channel
 Money = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)]
@@ -75,8 +82,8 @@ class ProjectIn(Strict):
 
 
 class LocationIn(Strict):
-    lat: Annotated[float, Field(ge=-90, le=90)]
-    lng: Annotated[float, Field(ge=-180, le=180)]
+    lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+    lng: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 
 
 class IntakeIn(Strict):
@@ -382,3 +389,128 @@ class BlacklistOut(Schema):
 
 class BlacklistListOut(Schema):
     results: list[BlacklistOut]
+
+
+# --- mass incidents -------------------------------------------------------------------
+
+IncidentKind = Literal["site_gathering", "gate_gathering", "road_blocking", "extreme_act"]
+IncidentActionName = Literal[
+    "activate", "contain", "close", "set_level", "update", "link_cases", "take_command"
+]
+CaseNumber = Annotated[str, Field(min_length=1, max_length=32)]
+People = Annotated[int, Field(ge=0, le=1_000_000, strict=True)]
+
+
+class IncidentIn(Strict):
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    town: Code
+    location: LocationIn
+    people_count: People
+    kind: IncidentKind
+    case_numbers: Annotated[list[CaseNumber], Field(max_length=50)] = []
+    description: Text = ""
+
+    def to_input(self) -> IncidentInput:
+        return IncidentInput(
+            title=self.title,
+            town=self.town,
+            lat=self.location.lat,
+            lng=self.location.lng,
+            people_count=self.people_count,
+            kind=self.kind,
+            description=self.description,
+            case_numbers=list(self.case_numbers),
+        )
+
+
+class IncidentTransitionIn(Strict):
+    action: IncidentActionName
+    reason: Annotated[str, Field(max_length=2000)] = ""
+    level: Literal["I", "II", "III", "IV"] | None = None
+    people_count: People | None = None
+    description: Text | None = None
+    case_numbers: Annotated[list[CaseNumber], Field(max_length=50)] = []
+    expected_revision: StrictInt | None = None
+
+    def to_input(self) -> IncidentChange:
+        return IncidentChange(
+            action=self.action,
+            reason=self.reason,
+            level=self.level,
+            people_count=self.people_count,
+            description=self.description,
+            case_numbers=list(self.case_numbers),
+        )
+
+
+class IncidentListQuery(Strict):
+    status: Literal["reported", "active", "contained", "closed", "open"] | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+
+
+class EventsQuery(Strict):
+    after: Annotated[int, Field(ge=0)] = 0
+    limit: Annotated[int, Field(ge=1, le=500)] = 200
+
+
+class NamedOut(Schema):
+    code: str
+    name: str
+
+
+class IncidentSummaryOut(Schema):
+    id: int
+    code: str
+    title: str
+    kind: str
+    status: str
+    level: str
+    people_count: int
+    town: NamedOut
+    location: LocationOut
+    commander: str | None
+    reported_at: str
+    elapsed_seconds: int
+
+
+class LinkedCaseOut(Schema):
+    case_number: str
+    state: str
+    workers_count: int | None
+    amount_owed: str | None
+    responsible_unit: str | None
+    visible: bool
+
+
+class IncidentOut(IncidentSummaryOut):
+    description: str
+    level_set_by_hand: bool
+    source: str
+    reported_by: str
+    activated_at: str | None
+    contained_at: str | None
+    closed_at: str | None
+    revision: int
+    units: list[NamedOut]
+    cases: list[LinkedCaseOut]
+    allowed_actions: list[str]
+    head: int
+
+
+class IncidentListOut(Schema):
+    count: int
+    results: list[IncidentSummaryOut]
+
+
+class EventListOut(Schema):
+    events: list[EventOut]
+    last_id: int
+    more: bool
+
+
+class WsTicketOut(Schema):
+    ticket: str
+    expires_at: str
+    dashboard: str
+    incident_room: str

@@ -1,4 +1,4 @@
-"""Reads: cases as a person may see them, with personal data masked for their role.
+"""Reads: cases and incidents as a person may see them, personal data masked for their role.
 
 Everything here filters through `incidents.policy.visible_cases` and loads relations in a
 fixed number of queries, whatever the page size.
@@ -12,11 +12,15 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from incidents.domain import incidents as incident_rules
 from incidents.domain.identifiers import mask_id_number, mask_phone
+from incidents.domain.incidents import Status as IncidentStatus
 from incidents.domain.lifecycle import CaseState, allowed_actions, role_may
-from incidents.errors import NotFound
-from incidents.events import event_frame
+from incidents.domain.streams import incident_stream
+from incidents.errors import Forbidden, NotFound
+from incidents.events import event_frame, stream_events, stream_head
 from incidents.models import (
     BlacklistEntry,
     Case,
@@ -24,11 +28,14 @@ from incidents.models import (
     Event,
     FundAccount,
     FundEntry,
+    Incident,
     Report,
+    RoomPresence,
     Unit,
 )
-from incidents.policy import Actor, visible_cases
+from incidents.policy import Actor, check_incident_action, visible_cases, visible_incidents
 from incidents.services import fund_balance_by_unit, local_tz
+from incidents.services.incidents import PRESENCE_STALE
 
 
 def iso(value: datetime | None) -> str | None:
@@ -302,3 +309,121 @@ def blacklist_out(entry: BlacklistEntry, actor: Actor) -> dict[str, Any]:
         "removed_by": entry.removed_by.get_username() if entry.removed_by else None,
         "removed_at": iso(entry.removed_at),
     }
+
+
+# --- mass incidents -------------------------------------------------------------------
+
+
+def incidents_visible(actor: Actor, *, status: str | None = None) -> QuerySet[Incident]:
+    qs = visible_incidents(actor).select_related("town", "commander")
+    if status == "open":
+        qs = qs.exclude(status=IncidentStatus.CLOSED.value)
+    elif status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-reported_at", "-pk")
+
+
+def incident_get(actor: Actor, incident_id: int) -> Incident:
+    incident = (
+        incidents_visible(actor)
+        .select_related("reported_by")
+        .prefetch_related("units")
+        .filter(pk=incident_id)
+        .first()
+    )
+    if incident is None:
+        raise NotFound(_("No such incident."))
+    return incident
+
+
+def incident_summary(incident: Incident, *, now: datetime | None = None) -> dict[str, Any]:
+    now = now or timezone.now()
+    end = incident.closed_at or now
+    return {
+        "id": incident.pk,
+        "code": incident.code,
+        "title": incident.title,
+        "kind": incident.kind,
+        "status": incident.status,
+        "level": incident.level,
+        "people_count": incident.people_count,
+        "town": {"code": incident.town.code, "name": incident.town.name},
+        "location": {"lat": incident.lat, "lng": incident.lng},
+        "commander": incident.commander.get_username() if incident.commander else None,
+        "reported_at": iso(incident.reported_at),
+        "elapsed_seconds": max(0, int((end - incident.reported_at).total_seconds())),
+    }
+
+
+def incident_detail(incident: Incident, actor: Actor) -> dict[str, Any]:
+    body = incident_summary(incident)
+    seen = set(visible_cases(actor).filter(incidents=incident).values_list("pk", flat=True))
+    cases = incident.cases.select_related("responsible_unit").order_by("number")
+    body.update(
+        {
+            "description": incident.description,
+            "level_set_by_hand": incident.level_set_by_hand,
+            "source": incident.source,
+            "reported_by": incident.reported_by.get_username(),
+            "activated_at": iso(incident.activated_at),
+            "contained_at": iso(incident.contained_at),
+            "closed_at": iso(incident.closed_at),
+            "revision": incident.revision,
+            "units": [{"code": u.code, "name": u.name} for u in incident.units.all()],
+            # Linked cases another unit handles are named, not opened, for this person.
+            "cases": [
+                {
+                    "case_number": c.number,
+                    "state": c.state,
+                    "workers_count": c.workers_count if c.pk in seen else None,
+                    "amount_owed": money(c.amount_owed) if c.pk in seen else None,
+                    "responsible_unit": c.responsible_unit.code if c.responsible_unit else None,
+                    "visible": c.pk in seen,
+                }
+                for c in cases
+            ],
+            "allowed_actions": incident_actions_for(incident, actor),
+            "head": stream_head(incident_stream(incident.pk)),
+        }
+    )
+    return body
+
+
+def incident_actions_for(incident: Incident, actor: Actor) -> list[str]:
+    allowed = []
+    for action in incident_rules.allowed_actions(incident_rules.Status(incident.status)):
+        try:
+            check_incident_action(actor, incident, action)
+        except Forbidden:
+            continue
+        allowed.append(action.value)
+    return allowed
+
+
+def incident_timeline(
+    actor: Actor, incident: Incident, *, after: int = 0, limit: int = 500
+) -> list[dict[str, Any]]:
+    """The incident room's stream from the log: the same frames the socket sends."""
+    return [
+        event_frame(e)
+        for e in stream_events(incident_stream(incident.pk), after=after, limit=limit)
+    ]
+
+
+def room_members(incident_id: int) -> list[dict[str, Any]]:
+    """Who has the room open now (one row per person, however many tabs)."""
+    fresh = timezone.now() - PRESENCE_STALE
+    rows = (
+        RoomPresence.objects.filter(incident_id=incident_id, seen_at__gte=fresh)
+        .select_related("user__membership__unit")
+        .order_by("joined_at")
+    )
+    members: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        membership = getattr(row.user, "membership", None)
+        unit = membership.unit if membership else None
+        members.setdefault(
+            row.user_id,
+            {"user": row.user.get_username(), "unit": unit.name if unit else None},
+        )
+    return list(members.values())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from incidents.services import clocks_sweep, idempotency_purge
+from incidents.events import events_relay_all
+from incidents.services import clocks_sweep, idempotency_purge, presence_purge
 
 
 @shared_task(name="incidents.tasks.sweep_clocks")
@@ -17,3 +18,15 @@ def sweep_clocks() -> int:
 def purge_idempotency() -> int:
     """Forget old idempotency answers (scheduled hourly by beat)."""
     return idempotency_purge()
+
+
+@shared_task(name="incidents.tasks.relay_events")
+def relay_events() -> int:
+    """Publish events the after-commit fast path left behind (scheduled every 5 s)."""
+    return events_relay_all()
+
+
+@shared_task(name="incidents.tasks.purge_presence")
+def purge_presence() -> int:
+    """Forget incident-room presence of sockets whose process died (scheduled each minute)."""
+    return presence_purge()

@@ -5,7 +5,7 @@ deployment. Rows are written by `incidents.services` only; `save()` has no side 
 Import models from this package, not from its modules.
 """
 
-from incidents.models.access import ApiToken, IdempotencyRecord, PersonalDataAccess
+from incidents.models.access import ApiToken, IdempotencyRecord, PersonalDataAccess, WsTicket
 from incidents.models.blacklist import BlacklistEntry
 from incidents.models.cases import (
     Case,
@@ -22,8 +22,16 @@ from incidents.models.choices import (
     STATE_CHOICES,
     STATE_LABELS,
 )
-from incidents.models.events import Event
+from incidents.models.events import Event, EventLogHead, EventRelay, StreamEntry
 from incidents.models.fund import FundAccount, FundEntry, UnitPenalty
+from incidents.models.incidents import (
+    INCIDENT_ACTION_LABELS,
+    KIND_LABELS,
+    STATUS_LABELS,
+    Incident,
+    IncidentSettings,
+    RoomPresence,
+)
 from incidents.models.reference import (
     BilingualName,
     CalendarOverride,
@@ -36,9 +44,12 @@ from incidents.models.reference import (
 
 __all__ = [
     "ACTION_LABELS",
+    "INCIDENT_ACTION_LABELS",
+    "KIND_LABELS",
     "PROJECT_TYPE_CHOICES",
     "STATE_CHOICES",
     "STATE_LABELS",
+    "STATUS_LABELS",
     "ApiToken",
     "BilingualName",
     "BlacklistEntry",
@@ -50,15 +61,22 @@ __all__ = [
     "District",
     "Enterprise",
     "Event",
+    "EventLogHead",
+    "EventRelay",
     "FundAccount",
     "FundEntry",
     "IdempotencyRecord",
+    "Incident",
+    "IncidentSettings",
     "Membership",
     "PersonalDataAccess",
     "Project",
     "Report",
+    "RoomPresence",
     "RoutingRule",
+    "StreamEntry",
     "Unit",
     "UnitPenalty",
     "Window",
+    "WsTicket",
 ]

@@ -63,3 +63,19 @@ class PersonalDataAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} saw {self.case_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class WsTicket(models.Model):
+    """A one-time ticket for a WebSocket client that has no session (an integration).
+
+    Only its SHA-256 is stored; it is spent on first use and lasts `WS_TICKET_SECONDS`.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"ticket for {self.user} until {self.expires_at:%Y-%m-%d %H:%M}"

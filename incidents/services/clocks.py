@@ -49,6 +49,7 @@ def clocks_sweep(*, now: datetime | None = None, batch: int = 500) -> int:
         due = list(
             Clock.objects.filter(status=Clock.Status.RUNNING, due_at__lt=now)
             .select_related("case")
+            .prefetch_related("case__assisting_units", "case__incidents")
             .order_by("due_at")[:batch]
         )
         if not due:

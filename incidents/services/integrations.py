@@ -1,4 +1,4 @@
-"""Integrations: bearer tokens and idempotent retries."""
+"""Integrations: bearer tokens, idempotent retries and one-time WebSocket tickets."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from incidents.errors import Invalid
 from incidents.models import (
     ApiToken,
     IdempotencyRecord,
+    WsTicket,
 )
 
 
@@ -73,3 +74,30 @@ def idempotency_purge(*, now: datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
     deleted, _by_model = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
     return deleted
+
+
+def ws_ticket_issue(*, user_id: int) -> tuple[str, datetime]:
+    """A one-time WebSocket ticket for `user_id`; returns the ticket and when it expires."""
+    key = secrets.token_urlsafe(32)
+    expires = timezone.now() + timedelta(seconds=settings.WS_TICKET_SECONDS)
+    WsTicket.objects.create(
+        user_id=user_id, key_hash=hashlib.sha256(key.encode()).hexdigest(), expires_at=expires
+    )
+    return key, expires
+
+
+def ws_ticket_redeem(key: str) -> int | None:
+    """Spend a ticket: the user id it was issued to, or None when unknown, used or expired.
+
+    The spend is one conditional UPDATE, so two sockets racing with one ticket get one user.
+    """
+    if not key or len(key) > 100:
+        return None
+    key_hash = hashlib.sha256(key.encode()).hexdigest()
+    now = timezone.now()
+    spent = WsTicket.objects.filter(
+        key_hash=key_hash, used_at__isnull=True, expires_at__gt=now
+    ).update(used_at=now)
+    if not spent:
+        return None
+    return WsTicket.objects.values_list("user_id", flat=True).get(key_hash=key_hash)

@@ -109,22 +109,3 @@ async def test_registered_case_is_published_to_its_district_group(
     assert frames[0]["id"] < frames[1]["id"]
     assert frames[0]["at"].endswith("+08:00")
     assert frames[1]["actor"] == "clerk_lianshi"
-
-
-async def test_case_group_receives_only_its_case(district: Any, redis_layer: Any) -> None:
-    code = credit_code()
-    first = await sync_to_async(_register)(code)
-    channel = await redis_layer.new_channel()
-    await redis_layer.group_add(f"case.{first.number}", channel)
-    try:
-        await sync_to_async(_register)(credit_code())  # another employer: another case
-        await sync_to_async(_register)(code)  # merges into the first case
-        (message,) = await _receive(redis_layer, channel, 1)
-        with pytest.raises(asyncio.TimeoutError):
-            await asyncio.wait_for(redis_layer.receive(channel), timeout=0.5)
-    finally:
-        await redis_layer.group_discard(f"case.{first.number}", channel)
-        await redis_layer.flush()
-
-    assert message["event"]["kind"] == "case.report_merged"
-    assert message["event"]["data"]["case_number"] == first.number

@@ -1,0 +1,61 @@
+"""The incident room socket: the incident's stream, chat, acknowledgements and presence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.utils.translation import gettext as _
+
+from incidents import selectors, services
+from incidents.domain.streams import incident_stream
+from incidents.live import LiveConsumer, Refused
+from incidents.models import Incident
+from incidents.policy import Actor, can_view_incident
+
+
+class IncidentRoomConsumer(LiveConsumer):
+    """`/ws/incidents/<id>/`: everyone who may see the incident; reviewers only read."""
+
+    def authorize(self, actor: Actor) -> str:
+        incident_id = int(self.scope["url_route"]["kwargs"]["incident_id"])
+        incident = Incident.objects.filter(pk=incident_id).first()
+        if incident is None or not can_view_incident(actor, incident):
+            raise Refused(_("You may not see this incident."))
+        self.incident_id = incident_id
+        return incident_stream(incident_id)
+
+    async def on_action(self, kind: str, content: dict[str, Any]) -> None:
+        if kind == "chat":
+            await database_sync_to_async(services.room_chat)(
+                actor=self.me, incident_id=self.incident_id, text=content.get("text")
+            )
+        elif kind == "ack":
+            await database_sync_to_async(services.room_acknowledge)(
+                actor=self.me, incident_id=self.incident_id, note=content.get("note", "")
+            )
+        else:
+            await super().on_action(kind, content)
+
+    async def joined(self) -> None:
+        await database_sync_to_async(services.presence_join)(
+            incident_id=self.incident_id, user_id=self.me.user_id, channel_name=self.channel_name
+        )
+        await self._announce_presence()
+
+    async def leaving(self) -> None:
+        await database_sync_to_async(services.presence_leave)(channel_name=self.channel_name)
+        await self._announce_presence()
+
+    async def beat(self) -> None:
+        await database_sync_to_async(services.presence_touch)(channel_name=self.channel_name)
+
+    async def _announce_presence(self) -> None:
+        members = await database_sync_to_async(selectors.room_members)(self.incident_id)
+        await self.channel_layer.group_send(
+            self.stream, {"type": "hub.presence", "stream": self.stream, "members": members}
+        )
+
+    async def hub_presence(self, message: dict[str, Any]) -> None:
+        if message.get("stream") == self.stream:
+            await self.send_json({"type": "presence", "members": message["members"]})
