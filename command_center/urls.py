@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from command_center import views
 from command_center.api import api
 from command_center.api import not_found as api_not_found
 
@@ -12,5 +13,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("", views.home, name="home"),
+    path("dashboard/panels/", views.panels, name="dashboard-panels"),
     path("", include("incidents.urls")),
 ]

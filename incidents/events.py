@@ -177,6 +177,13 @@ def stream_events(stream: str, *, after: int = 0, limit: int = 500) -> QuerySet[
     )
 
 
+def stream_latest(stream: str, *, limit: int) -> QuerySet[Event]:
+    """The newest `limit` events of `stream`, newest first."""
+    return (
+        Event.objects.filter(entries__stream=stream).select_related("actor").order_by("-id")[:limit]
+    )
+
+
 def stream_head(stream: str) -> int:
     """The id of the newest event of `stream`, 0 when it has none."""
     return StreamEntry.objects.filter(stream=stream).aggregate(m=Max("event_id"))["m"] or 0

@@ -21,11 +21,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents import selectors, services
-from incidents.domain.lifecycle import Action, role_may
+from incidents.domain.lifecycle import TERMINAL_STATES, Action, role_may
 from incidents.errors import Forbidden, NotFound, ServiceError
 from incidents.forms import (
     BulkTransitionForm,
@@ -35,37 +35,13 @@ from incidents.forms import (
     action_forms,
     unit_choices,
 )
+from incidents.labels import EVENT_DATA_LABELS, EVENT_LABELS
 from incidents.models import ACTION_LABELS, STATE_LABELS, Case, Clock, DispatchSlip, FundEntry
-from incidents.policy import Actor, actor_for, check_register
+from incidents.policy import Actor, actor_for, check_register, visible_incidents
+from incidents.views_incidents import may_report_from
 
 CASES_PER_PAGE = 50
 TRIAGE_PER_PAGE = 100
-
-EVENT_LABELS: dict[str, Any] = {
-    "case.registered": gettext_lazy("Registered"),
-    "case.dispatched": gettext_lazy("Dispatched by the routing table"),
-    "case.report_merged": gettext_lazy("Report merged into this case"),
-    "clock.overdue": gettext_lazy("Deadline passed"),
-    "fund.deposit": gettext_lazy("Deposit into the petition account"),
-    "fund.advance": gettext_lazy("Wages advanced from the petition account"),
-    "fund.recovery": gettext_lazy("Recovery paid back to the petition account"),
-    **{f"case.{action.value}": label for action, label in ACTION_LABELS.items()},
-}
-# Event details worth showing in the timeline, with their labels.
-EVENT_DATA_LABELS: dict[str, Any] = {
-    "channel": gettext_lazy("channel"),
-    "unit": gettext_lazy("unit"),
-    "previous_unit": gettext_lazy("previous unit"),
-    "slip": gettext_lazy("dispatch slip"),
-    "commitment_letter": gettext_lazy("commitment letter"),
-    "amount": gettext_lazy("amount"),
-    "amount_paid": gettext_lazy("amount paid"),
-    "confirmed_amount": gettext_lazy("confirmed amount"),
-    "into": gettext_lazy("merged into"),
-    "from_case": gettext_lazy("merged from"),
-    "clock": gettext_lazy("deadline"),
-    "balance_after": gettext_lazy("balance after"),
-}
 
 
 def _actor(request: HttpRequest) -> Actor:
@@ -107,11 +83,6 @@ def _safe_next(request: HttpRequest, target: str | None) -> str | None:
     ):
         return target
     return None
-
-
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    return redirect("case-list")
 
 
 # --- intake --------------------------------------------------------------------------------------
@@ -241,6 +212,13 @@ def _case_context(request: HttpRequest, actor: Actor, number: str) -> dict[str, 
         "employer": detail["employer"],
         "action_forms": action_forms(actor, detail["actions"], case.revision),
         "sees_personal_data": actor.sees_personal_data,
+        "incidents": list(visible_incidents(actor).filter(cases=case).order_by("-reported_at")),
+        "may_report_incident": (
+            case.state not in TERMINAL_STATES
+            and case.workers_count
+            >= services.incident_settings(actor.district_id).offer_from_workers
+            and may_report_from(actor, case)
+        ),
     }
 
 

@@ -148,19 +148,10 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log_path: Path) -
     )
 
 
-@pytest.fixture(scope="session")
-def live_hub() -> Iterator[LiveHub]:
-    """Base URL of the hub served by uvicorn from a fresh SQLite file with 30 demo cases."""
-    data_dir = Path(tempfile.mkdtemp(prefix="hub-e2e-"))
-    env = _hub_env(data_dir)
-    _manage(env, "migrate", "--noinput")
-    _manage(env, "seed_demo", "--cases", "30")
-
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = data_dir / "server.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(  # noqa: S603 (fixed command, no shell)
+def serve(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    """Start uvicorn on `port` the way `make run` does (lifespan on); output to `log_path`."""
+    with log_path.open("ab") as log_file:
+        return subprocess.Popen(  # noqa: S603 (fixed command, no shell)
             [
                 str(VENV_BIN / "uvicorn"),
                 "command_center.asgi:application",
@@ -176,25 +167,55 @@ def live_hub() -> Iterator[LiveHub]:
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
     try:
-        _wait_until_up(url, process, log_path)
-        hub = LiveHub(url)
-        hub.data_dir = data_dir
-        hub.db_path = data_dir / "hub.sqlite3"
-        hub.log_path = log_path
-        hub.env = env
-        hub.process = process
-        hub.log_offset_at_start = len(hub.log())
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def new_hub(cases: int = 30) -> LiveHub:
+    """A migrated, seeded hub (not yet serving): its own temporary folder and port."""
+    data_dir = Path(tempfile.mkdtemp(prefix="hub-e2e-"))
+    env = _hub_env(data_dir)
+    _manage(env, "migrate", "--noinput")
+    _manage(env, "seed_demo", "--cases", str(cases))
+    hub = LiveHub(f"http://127.0.0.1:{_free_port()}")
+    hub.data_dir = data_dir
+    hub.db_path = data_dir / "hub.sqlite3"
+    hub.log_path = data_dir / "server.log"
+    hub.env = env
+    return hub
+
+
+def start(hub: LiveHub) -> None:
+    """Serve `hub` (again, after a stop) on its port and wait until it answers."""
+    port = int(hub.rsplit(":", 1)[1])
+    hub.process = serve(hub.env, port, hub.log_path)
+    _wait_until_up(str(hub), hub.process, hub.log_path)
+    hub.log_offset_at_start = len(hub.log())
+
+
+def discard(hub: LiveHub) -> None:
+    if getattr(hub, "process", None) is not None:
+        stop(hub.process)
+    if os.environ.get("E2E_KEEP_DATA", "") != "1":
+        shutil.rmtree(hub.data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def live_hub() -> Iterator[LiveHub]:
+    """Base URL of the hub served by uvicorn from a fresh SQLite file with 30 demo cases."""
+    hub = new_hub()
+    try:
+        start(hub)
         yield hub
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        if os.environ.get("E2E_KEEP_DATA", "") != "1":
-            shutil.rmtree(data_dir, ignore_errors=True)
+        discard(hub)
 
 
 @pytest.fixture(scope="session")

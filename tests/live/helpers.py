@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 
 from incidents.models import Case, Incident
 from incidents.policy import actor_for
-from incidents.services import Intake, IncidentInput, ProjectInput, case_register, incident_report
+from incidents.services import IncidentInput, Intake, ProjectInput, case_register, incident_report
 from tests.factories import credit_code
 
 # Where each kind of project is located: its town, and a point in it.

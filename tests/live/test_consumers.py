@@ -26,7 +26,6 @@ from django.test import Client
 from command_center.asgi import application
 from incidents import services
 from incidents.domain.lifecycle import Action
-from incidents.events import event_record
 from incidents.live import CLOSE_FORBIDDEN, CLOSE_REVOKED, CLOSE_UNAUTHENTICATED
 from incidents.models import Event, EventRelay, Incident
 from incidents.policy import actor_for
@@ -96,7 +95,8 @@ def in_thread(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
 
 async def test_anonymous_socket_is_refused(district: Any) -> None:
     ws, first = await connect("/ws/dashboard/")
-    assert first["type"] == "error" and first["code"] == "forbidden"
+    assert first["type"] == "error"
+    assert first["code"] == "forbidden"
     assert await closed_with(ws) == CLOSE_UNAUTHENTICATED
 
 
@@ -223,7 +223,7 @@ async def test_unit_dashboard_carries_only_its_units_cases(district: Any) -> Non
 
 
 async def test_resume_replays_what_was_missed_in_order_without_duplicates(district: Any) -> None:
-    ws, hello = await connect("/ws/dashboard/", user="command")
+    ws, _hello = await connect("/ws/dashboard/", user="command")
     for _ in range(3):
         await in_thread(register_case)()
     live = await frames(ws, 6)
@@ -245,7 +245,8 @@ async def test_resume_replays_what_was_missed_in_order_without_duplicates(distri
             .values_list("id", flat=True)
         )
     )()
-    assert ids == expected and ids == sorted(set(ids))
+    assert ids == expected
+    assert ids == sorted(set(ids))
     # Then live, with nothing sent twice.
     await in_thread(register_case)()
     more = await frames(ws, 2)
@@ -255,9 +256,9 @@ async def test_resume_replays_what_was_missed_in_order_without_duplicates(distri
 
 
 async def test_a_frame_lost_by_the_layer_is_replayed_from_the_log(district: Any) -> None:
-    ws, hello = await connect("/ws/dashboard/", user="command")
+    ws, _hello = await connect("/ws/dashboard/", user="command")
     # A first case's frames never reach the layer (as if Redis dropped them) ...
-    with mock.patch("incidents.events.events_relay", lambda district_id: 0):
+    with mock.patch("incidents.events.events_relay", return_value=0):
         lost = await in_thread(register_case)()
     last_lost = await sync_to_async(lambda: Event.objects.order_by("-id").first().pk)()
     await sync_to_async(
@@ -280,8 +281,12 @@ async def test_a_frame_relayed_twice_is_sent_once(district: Any) -> None:
     await in_thread(register_case)()
     first = await frames(ws, 2)
     # A relay that failed after sending rewinds its cursor and sends again.
-    await sync_to_async(lambda: EventRelay.objects.filter(district=district).update(published_id=0))()
-    relayed = await in_thread(lambda: __import__("incidents.events").events.events_relay(district.pk))()
+    await sync_to_async(
+        lambda: EventRelay.objects.filter(district=district).update(published_id=0)
+    )()
+    relayed = await in_thread(
+        lambda: __import__("incidents.events").events.events_relay(district.pk)
+    )()
     assert relayed >= 2
     assert await silent(ws)
     assert first[0]["id"] < first[1]["id"]
@@ -309,7 +314,8 @@ async def test_bad_frames_get_an_error_and_the_socket_lives_on(district: Any, te
     ws, _ = await connect("/ws/dashboard/", user="command")
     await ws.send_to(text_data=text)
     error = await ws.receive_json_from(timeout=5)
-    assert error["type"] == "error" and error["code"] == "bad_frame", error
+    assert error["type"] == "error", error
+    assert error["code"] == "bad_frame", error
     await ws.send_json_to({"type": "ping", "ref": 7})
     assert await ws.receive_json_from(timeout=5) == {"type": "pong", "ref": 7}
     await ws.disconnect()
@@ -369,7 +375,9 @@ async def test_acknowledgement_is_an_event_naming_the_unit(district: Any) -> Non
     (ack,) = await frames(ws, 1)
     assert ack["kind"] == "incident.acknowledged"
     assert ack["data"]["note"] == "核查工资名册"
-    hrss = await sync_to_async(lambda: User.objects.get(username="liaison_hrss").membership.unit_id)()
+    hrss = await sync_to_async(
+        lambda: User.objects.get(username="liaison_hrss").membership.unit_id
+    )()
     assert ack["data"]["acting_unit_id"] == hrss
     await ws.disconnect()
 
@@ -383,14 +391,18 @@ async def test_acknowledgement_is_an_event_naming_the_unit(district: Any) -> Non
         ({"type": "ack", "note": ["x"]}, "invalid"),
     ],
 )
-async def test_bad_room_actions_change_nothing(district: Any, frame: dict[str, Any], code: str) -> None:
+async def test_bad_room_actions_change_nothing(
+    district: Any, frame: dict[str, Any], code: str
+) -> None:
     incident = await in_thread(incident_open)("command", town="lianshi")
     ws, _ = await connect(f"/ws/incidents/{incident.pk}/", user="command")
     await frames(ws, 1)
     before = await sync_to_async(Event.objects.count)()
     await ws.send_json_to({**frame, "ref": "r1"})
     error = await ws.receive_json_from(timeout=5)
-    assert error["type"] == "error" and error["code"] == code and error["ref"] == "r1"
+    assert error["type"] == "error"
+    assert error["code"] == code
+    assert error["ref"] == "r1"
     assert await sync_to_async(Event.objects.count)() == before
     await ws.disconnect()
 
@@ -409,7 +421,7 @@ async def test_reviewer_reads_the_room_but_may_not_speak(district: Any) -> None:
 async def test_room_carries_status_changes_and_linked_case_updates(district: Any) -> None:
     case = await in_thread(register_case)(workers=40)
     incident = await in_thread(incident_open)("command", town="lianshi", cases=[case.number])
-    ws, hello = await connect(f"/ws/incidents/{incident.pk}/", user="command")
+    ws, _hello = await connect(f"/ws/incidents/{incident.pk}/", user="command")
     await frames(ws, 1)
     await ws.send_json_to({"type": "resume", "after": 0})
     (reported,) = await frames(ws, 1)
@@ -426,12 +438,14 @@ async def test_room_carries_status_changes_and_linked_case_updates(district: Any
         change=services.TransitionInput(action=Action.ACCEPT),
     )
     activated, accepted = await frames(ws, 2)
-    assert activated["kind"] == "incident.activate" and activated["after"] == "active"
-    assert accepted["kind"] == "case.accept" and accepted["data"]["case_number"] == case.number
+    assert activated["kind"] == "incident.activate"
+    assert activated["after"] == "active"
+    assert accepted["kind"] == "case.accept"
+    assert accepted["data"]["case_number"] == case.number
     await ws.disconnect()
 
 
-# --- access that changes while the socket is open --------------------------------------------------
+# --- access that changes while the socket is open ---------------------------------------
 
 
 async def test_logout_closes_the_persons_sockets(district: Any) -> None:

@@ -1,0 +1,51 @@
+"""The live dashboard: the page, and the panels its script refreshes after live events."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from command_center import dashboard
+from incidents.errors import Forbidden
+from incidents.labels import EVENT_LABELS
+from incidents.policy import Actor, actor_for, dashboard_stream
+from incidents.views_incidents import live_labels
+
+
+def _actor(request: HttpRequest) -> Actor:
+    try:
+        return actor_for(request.user)
+    except Forbidden as exc:
+        raise PermissionDenied(exc.detail) from None
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The live dashboard for those who have one; everyone else starts at the case list."""
+    actor = _actor(request)
+    if dashboard_stream(actor) is None:
+        return redirect("case-list")
+    events, head = dashboard.latest_events(actor)
+    context = dashboard.summary(actor)
+    context.update(
+        {
+            "events": [{**e, "label": EVENT_LABELS.get(e["kind"], e["kind"])} for e in events],
+            "after": head,
+            "labels": live_labels(),
+        }
+    )
+    return render(request, "command_center/dashboard.html", context)
+
+
+@login_required
+@require_GET
+def panels(request: HttpRequest) -> HttpResponse:
+    """The dashboard's figures alone (fetched by htmx after live events, debounced)."""
+    actor = _actor(request)
+    if dashboard_stream(actor) is None:
+        raise PermissionDenied
+    return render(request, "command_center/_panels.html", dashboard.summary(actor))

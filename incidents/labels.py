@@ -1,0 +1,45 @@
+"""How events read to people: a label per kind and per detail worth showing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy
+
+from incidents.models import ACTION_LABELS, INCIDENT_ACTION_LABELS
+
+EVENT_LABELS: dict[str, Any] = {
+    "case.registered": gettext_lazy("Registered"),
+    "case.dispatched": gettext_lazy("Dispatched by the routing table"),
+    "case.report_merged": gettext_lazy("Report merged into this case"),
+    "clock.overdue": gettext_lazy("Deadline passed"),
+    "fund.deposit": gettext_lazy("Deposit into the petition account"),
+    "fund.advance": gettext_lazy("Wages advanced from the petition account"),
+    "fund.recovery": gettext_lazy("Recovery paid back to the petition account"),
+    **{f"case.{action.value}": label for action, label in ACTION_LABELS.items()},
+    "incident.reported": gettext_lazy("Mass incident reported"),
+    "incident.chat": gettext_lazy("Message"),
+    "incident.acknowledged": gettext_lazy("Acknowledged"),
+    **{f"incident.{action.value}": label for action, label in INCIDENT_ACTION_LABELS.items()},
+}
+# Event details worth showing in the timeline, with their labels.
+EVENT_DATA_LABELS: dict[str, Any] = {
+    "channel": gettext_lazy("channel"),
+    "unit": gettext_lazy("unit"),
+    "previous_unit": gettext_lazy("previous unit"),
+    "slip": gettext_lazy("dispatch slip"),
+    "commitment_letter": gettext_lazy("commitment letter"),
+    "amount": gettext_lazy("amount"),
+    "amount_paid": gettext_lazy("amount paid"),
+    "confirmed_amount": gettext_lazy("confirmed amount"),
+    "into": gettext_lazy("merged into"),
+    "from_case": gettext_lazy("merged from"),
+    "clock": gettext_lazy("deadline"),
+    "balance_after": gettext_lazy("balance after"),
+    "people_count": gettext_lazy("people"),
+    "level": gettext_lazy("level"),
+    "level_before": gettext_lazy("level before"),
+    "commander": gettext_lazy("commander"),
+    "case_numbers": gettext_lazy("cases"),
+    "note": gettext_lazy("note"),
+}

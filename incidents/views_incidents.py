@@ -1,0 +1,212 @@
+"""HTML pages of mass incidents: the list, the report form and the incident room."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from incidents import selectors, services
+from incidents.domain import incidents as rules
+from incidents.domain.lifecycle import Role
+from incidents.errors import Forbidden, NotFound, ServiceError
+from incidents.forms_incidents import IncidentActionForm, IncidentForm
+from incidents.labels import EVENT_LABELS
+from incidents.models import INCIDENT_ACTION_LABELS, KIND_LABELS, STATUS_LABELS, Case, Incident
+from incidents.policy import (
+    Actor,
+    actor_for,
+    check_report_incident,
+    check_room_post,
+    visible_cases,
+)
+
+TIMELINE_LENGTH = 300
+
+
+def _actor(request: HttpRequest) -> Actor:
+    try:
+        return actor_for(request.user)
+    except Forbidden as exc:
+        raise PermissionDenied(exc.detail) from None
+
+
+def _incident(actor: Actor, incident_id: int) -> Incident:
+    try:
+        return selectors.incident_get(actor, incident_id)
+    except NotFound:
+        raise Http404(_("No such incident.")) from None
+
+
+def may_report_from(actor: Actor, case: Case | None) -> bool:
+    """Whether `actor` may report a mass incident (from `case`, when given)."""
+    threshold = services.incident_settings(actor.district_id).offer_from_workers
+    try:
+        check_report_incident(actor, [case] if case else [], threshold)
+    except Forbidden:
+        return False
+    return Role.INTEGRATION not in actor.roles  # the 110 link reports through the API
+
+
+def live_labels() -> dict[str, Any]:
+    """What the page's script needs to show frames in the reader's language."""
+    return {
+        "events": {kind: str(label) for kind, label in EVENT_LABELS.items()},
+        "status": {s.value: str(label) for s, label in STATUS_LABELS.items()},
+        "kinds": {k.value: str(label) for k, label in KIND_LABELS.items()},
+        "connected": _("live"),
+        "reconnecting": _("reconnecting…"),
+        "offline": _("disconnected; reload the page"),
+        "nobody": _("nobody"),
+    }
+
+
+@login_required
+@require_GET
+def incident_list(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    status = request.GET.get("status") or "open"
+    if status not in {"open", *STATUS_LABELS}:
+        status = "open"
+    incidents = list(selectors.incidents_visible(actor, status=status)[:200])
+    now = timezone.now()
+    return render(
+        request,
+        "incidents/incident_list.html",
+        {
+            "incidents": [selectors.incident_summary(i, now=now) | {"obj": i} for i in incidents],
+            "status": status,
+            "statuses": [
+                ("open", _("open")),
+                *((s.value, label) for s, label in STATUS_LABELS.items()),
+            ],
+            "may_report": may_report_from(actor, None),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def incident_new(request: HttpRequest) -> HttpResponse:
+    """Report a mass incident; `?case=NUMBER` starts from a case of many workers."""
+    actor = _actor(request)
+    case = None
+    number = request.GET.get("case") or request.POST.get("from_case")
+    if number:
+        case = visible_cases(actor).filter(number=number).select_related("town").first()
+        if case is None:
+            raise Http404(_("No such case."))
+    if not may_report_from(actor, case):
+        raise PermissionDenied(_("You may not report a mass incident."))
+    status = 200
+    error = None
+    if request.method == "POST":
+        form = IncidentForm(request.POST, actor=actor)
+        if form.is_valid() and form.incident is not None:
+            try:
+                incident = services.incident_report(actor=actor, data=form.incident)
+            except ServiceError as exc:
+                form.add_service_errors(exc.errors)
+                error, status = exc.detail, exc.status
+            else:
+                messages.success(request, _("Mass incident reported."))
+                return redirect("incident-room", incident_id=incident.pk)
+        else:
+            status = 400
+    else:
+        initial: dict[str, Any] = {"kind": rules.Kind.SITE_GATHERING.value}
+        if case is not None:
+            initial.update(
+                {
+                    "town": case.town.code,
+                    "lat": case.lat if case.lat is not None else case.town.lat,
+                    "lng": case.lng if case.lng is not None else case.town.lng,
+                    "people_count": case.workers_count,
+                    "case_numbers": case.number,
+                    "title": _("Workers of case %(number)s gathering") % {"number": case.number},
+                }
+            )
+        form = IncidentForm(initial=initial, actor=actor)
+    return render(
+        request,
+        "incidents/incident_new.html",
+        {"form": form, "from_case": case, "error": error},
+        status=status,
+    )
+
+
+def _timeline_item(frame: dict[str, Any]) -> dict[str, Any]:
+    return {**frame, "label": EVENT_LABELS.get(frame["kind"], frame["kind"])}
+
+
+def _room_context(actor: Actor, incident: Incident) -> dict[str, Any]:
+    detail = selectors.incident_detail(incident, actor)
+    frames = selectors.incident_timeline(actor, incident, limit=TIMELINE_LENGTH)
+    return {
+        "incident": incident,
+        "detail": detail,
+        "timeline": [_timeline_item(f) for f in frames],
+        "after": frames[-1]["id"] if frames else 0,
+        "members": selectors.room_members(incident.pk),
+        "actions": [
+            {"value": a, "label": INCIDENT_ACTION_LABELS[rules.Action(a)]}
+            for a in detail["allowed_actions"]
+        ],
+        "may_post": _may_post(actor, incident),
+        "labels": live_labels(),
+        "levels": [lv.value for lv in rules.Level],
+    }
+
+
+def _may_post(actor: Actor, incident: Incident) -> bool:
+    try:
+        check_room_post(actor, incident)
+    except Forbidden:
+        return False
+    return True
+
+
+@login_required
+@require_GET
+def incident_room(request: HttpRequest, incident_id: int) -> HttpResponse:
+    actor = _actor(request)
+    incident = _incident(actor, incident_id)
+    return render(request, "incidents/incident_room.html", _room_context(actor, incident))
+
+
+@login_required
+@require_POST
+def incident_act(request: HttpRequest, incident_id: int) -> HttpResponse:
+    """One action on an incident from the room's controls; a refusal re-renders the room."""
+    actor = _actor(request)
+    form = IncidentActionForm(request.POST)
+    error: str | None = None
+    status = 400
+    if form.is_valid() and form.change is not None:
+        try:
+            services.incident_transition(
+                actor=actor,
+                incident_id=incident_id,
+                change=form.change,
+                expected_revision=form.expected_revision,
+            )
+        except NotFound:
+            raise Http404(_("No such incident.")) from None
+        except ServiceError as exc:
+            form.add_service_errors(exc.errors)
+            error, status = exc.detail, exc.status
+        else:
+            label = INCIDENT_ACTION_LABELS[rules.Action(form.change.action)]
+            messages.success(request, _("%(action)s: done.") % {"action": label})
+            return redirect("incident-room", incident_id=incident_id)
+    incident = _incident(actor, incident_id)
+    context = _room_context(actor, incident)
+    context.update({"action_error": error, "failed_form": form})
+    return render(request, "incidents/incident_room.html", context, status=status)

@@ -1,0 +1,64 @@
+// The live dashboard: new events go to the top of the feed at once; the figures are
+// fetched again (htmx) a moment after events stop arriving, so a burst costs one request.
+import { LiveStream, clock, el, labels, showStatus, tickElapsed } from "./live.js";
+
+const REFRESH_AFTER_MS = 1500;
+const FEED_LENGTH = 50;
+
+const text = labels();
+const board = document.getElementById("dashboard");
+const feed = document.getElementById("event-feed");
+let refreshTimer = null;
+
+function link(href, label) {
+  return el("a", { href }, label);
+}
+
+function feedItem(frame) {
+  const data = frame.data || {};
+  return el(
+    "li",
+    { class: "event fresh", "data-id": String(frame.id), "data-kind": frame.kind },
+    el("time", { datetime: frame.at }, clock(frame.at)),
+    " ",
+    el("strong", {}, text.events[frame.kind] || frame.kind),
+    data.case_number ? " " : "",
+    data.case_number ? link(`/cases/${encodeURIComponent(data.case_number)}/`, data.case_number) : "",
+    data.incident_id ? " " : "",
+    data.incident_id ? link(`/incidents/${Number(data.incident_id)}/`, `INC-${Number(data.incident_id)}`) : "",
+    frame.actor ? " " : "",
+    frame.actor ? el("span", { class: "actor" }, frame.actor) : "",
+    data.text || frame.reason ? " " : "",
+    data.text || frame.reason ? el("q", {}, data.text || frame.reason) : "",
+  );
+}
+
+function refreshSoon() {
+  window.clearTimeout(refreshTimer);
+  refreshTimer = window.setTimeout(() => {
+    if (window.htmx) window.htmx.trigger("#panels", "hub-refresh");
+  }, REFRESH_AFTER_MS + Math.random() * 500);
+}
+
+function onEvent(frame) {
+  const empty = feed.querySelector(".empty");
+  if (empty) empty.remove();
+  feed.prepend(feedItem(frame));
+  while (feed.children.length > FEED_LENGTH) feed.lastElementChild.remove();
+  refreshSoon();
+}
+
+if (board) {
+  const live = new LiveStream(board.dataset.ws, {
+    after: board.dataset.after,
+    onEvent,
+    onStatus: (state) => {
+      showStatus(state, text);
+      // Back after a gap: the resume replays the events; refresh the figures as well.
+      if (state === "connected") refreshSoon();
+    },
+  });
+  live.start();
+  document.body.addEventListener("htmx:afterSwap", tickElapsed);
+  tickElapsed();
+}
