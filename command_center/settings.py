@@ -132,6 +132,8 @@ CHANNEL_CAPACITY = envint("CHANNEL_CAPACITY", 1000)
 # the core layer (channels_redis issue 422); our own timeout is longer than its 5 s polls.
 CHANNEL_REDIS_SOCKET_TIMEOUT = envint("CHANNEL_REDIS_SOCKET_TIMEOUT", 15)
 CHANNEL_LAYER = os.getenv("CHANNEL_LAYER", "pubsub")
+# Keeps hubs that share one Redis apart (and test runs from each other).
+CHANNEL_PREFIX = os.getenv("CHANNEL_PREFIX", "hub")
 if REDIS_URL:
     _redis_host = {
         "address": REDIS_URL,
@@ -145,14 +147,18 @@ if REDIS_URL:
         CHANNEL_LAYERS = {
             "default": {
                 "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {"hosts": [_redis_host], "capacity": CHANNEL_CAPACITY},
+                "CONFIG": {
+                    "hosts": [_redis_host],
+                    "capacity": CHANNEL_CAPACITY,
+                    "prefix": CHANNEL_PREFIX,
+                },
             }
         }
     else:
         CHANNEL_LAYERS = {
             "default": {
                 "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-                "CONFIG": {"hosts": [_redis_host]},
+                "CONFIG": {"hosts": [_redis_host], "prefix": CHANNEL_PREFIX},
             }
         }
 else:

@@ -1,0 +1,1235 @@
+"""Live fan-out: how fast one registered case reaches N open dashboards, beside a bare
+Channels fan-out measured in the same run.
+
+What runs:
+
+- the app under test: ONE uvicorn process serving `command_center.asgi:application` on a
+  throwaway database (a fresh PostgreSQL database when one answers at 127.0.0.1:5432, else a
+  SQLite file in a temporary folder), migrated and seeded with `seed_demo --cases 0`, with
+  the Redis channel layer on its own Redis database (flushed before and after);
+- this process, the load driver: N WebSocket clients on `/ws/dashboard/?ticket=...` as the
+  command staff user `command` (one-time tickets, no Origin), each reading the hello and
+  then every frame. A round registers one case through `POST /api/v1/cases` as
+  `clerk_lianshi` (bearer token); that emits `case.registered` and `case.dispatched` to the
+  district stream, which every client reads;
+- the baseline: the same number of clients on a bare Channels consumer
+  (`tests/bench/bare_fanout_app.py`: joins one group, forwards, no auth, no database) served
+  by uvicorn the same way on the same channel layer and Redis config. A round is two
+  `channel_layer.group_send` calls from this process carrying frames of the same shape.
+
+Latency of a frame = the moment a client's reader task got it from its socket minus T0, on
+one monotonic clock (`time.perf_counter`) in this process. T0 is taken immediately before
+the trigger is sent: the POST's bytes (its TCP connection already open) for the app, the
+first `group_send` for the baseline. The app's figure therefore includes the HTTP intake
+(`case_register`, its commit and the after-commit relay). The table reports the
+`case.registered` frame over all (client, round) pairs; "missing" counts frames of either
+kind that never reached a client connected at T0.
+
+Capacity (on by default, `--quick` bounds it, `--no-capacity` skips it): two app processes
+share Redis and the database, new dashboards go half to each, the count rises step by step
+(500, 1000, 2000, ...), and the headline is the largest count at which 95% of all event
+frames (both kinds) arrive within 250 ms with none missing. The load driver shares the
+machine's cores with the servers, Redis and PostgreSQL.
+
+Run: `make bench`, or `env -u DATABASE_URL .venv/bin/python tests/bench/bench_live_fanout.py`
+(`--help` for options: `--clients`, `--rounds`, `--layers pubsub,core`, `--quick`...).
+Exits non-zero when a frame is missing, a client was dropped or a server failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.client
+import json
+import math
+import os
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.bench.bare_fanout_app import (  # noqa: E402
+    BARE_GROUP,
+    BARE_PATH,
+    MESSAGE_TYPE,
+    hub_channel_layers,
+)
+from tests.factories import credit_code, intake_payload  # noqa: E402
+
+PYTHON = Path(sys.executable)
+UVICORN = PYTHON.parent / "uvicorn"
+PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+REDIS_SERVER = os.environ.get("BENCH_REDIS_SERVER", "redis://127.0.0.1:6379")
+APP_TARGET = "command_center.asgi:application"
+BARE_TARGET = "tests.bench.bare_fanout_app:application"
+VIEWER = "command"  # command staff: the dashboard reads the district stream
+REGISTRAR = "clerk_lianshi"
+KINDS = ("case.registered", "case.dispatched")
+HEADLINE_KIND = "case.registered"
+
+BOOT_TIMEOUT_S = 60.0
+SETUP_TIMEOUT_S = 300.0
+STOP_TIMEOUT_S = 15.0
+CONNECT_TIMEOUT_S = 60.0
+HELLO_TIMEOUT_S = 30.0
+POST_TIMEOUT_S = 30.0
+CLOSE_TIMEOUT_S = 20.0
+# Server log lines worth reporting (uvicorn's own and the hub's logging format).
+PROBLEM_RE = re.compile(r"\b(ERROR|CRITICAL|WARNING|Traceback|Exception)\b")
+
+
+class BenchError(Exception):
+    """The benchmark could not run (a service missing, a server that did not boot...)."""
+
+
+# --- statistics ----------------------------------------------------------------------------
+
+
+def percentile(ordered: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending sequence (nan when empty)."""
+    if not ordered:
+        return math.nan
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass
+class Result:
+    """What one phase measured."""
+
+    label: str
+    clients: int
+    rounds: int
+    headline_ms: list[float] = field(default_factory=list)  # HEADLINE_KIND, all pairs
+    all_ms: list[float] = field(default_factory=list)  # every event frame
+    expected: int = 0
+    missing: int = 0
+    missing_by_kind: dict[str, int] = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)
+    disorder: int = 0
+    error_frames: dict[str, int] = field(default_factory=dict)
+    connect_s: float = 0.0
+    connect_failures: list[str] = field(default_factory=list)
+    trigger_ms: list[float] = field(default_factory=list)
+    idle_cpu: float = math.nan  # server CPU (cores) with the clients connected, no events
+    server_cpu: float = math.nan  # server CPU (cores) over the rounds
+    driver_cpu: float = math.nan  # this process's CPU (cores) over the rounds
+
+    def headline(self, q: float) -> float:
+        return percentile(sorted(self.headline_ms), q)
+
+    def overall(self, q: float) -> float:
+        return percentile(sorted(self.all_ms), q)
+
+    def within(self, slo_ms: float) -> float:
+        """Share of all expected event frames that arrived within `slo_ms` (missing count late)."""
+        if not self.expected:
+            return math.nan
+        return sum(1 for ms in self.all_ms if ms <= slo_ms) / self.expected
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.missing or self.dropped or self.connect_failures or self.disorder)
+
+
+# --- services and subprocesses ---------------------------------------------------------
+
+
+def tail(path: Path, chars: int = 4000) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")[-chars:]
+    except OSError as exc:
+        return f"(no log: {exc})"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def raise_fd_limit(needed: int) -> int:
+    """Raise the soft RLIMIT_NOFILE towards `needed` (children inherit it); returns it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= needed:
+        return soft
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return target
+
+
+def redis_flush(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def redis_check(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=5)
+    try:
+        client.ping()
+    except Exception as exc:
+        raise BenchError(f"Redis is not reachable at {url}: {exc}") from exc
+    finally:
+        client.close()
+
+
+@dataclass
+class Database:
+    url: str
+    vendor: str
+    drop: Callable[[], None]
+
+
+def database_create(tmp: Path, *, force_sqlite: bool) -> Database:
+    """A fresh PostgreSQL database when the server answers, else a SQLite file in `tmp`."""
+    if not force_sqlite:
+        try:
+            import psycopg
+            from psycopg import sql
+
+            with psycopg.connect(PG_ADMIN_URL, connect_timeout=3, autocommit=True) as conn:
+                name = f"hub_bench_{os.getpid()}"
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except Exception as exc:
+            print(f"PostgreSQL not usable at {PG_ADMIN_URL} ({exc}); using SQLite.", flush=True)
+        else:
+
+            def drop() -> None:
+                with psycopg.connect(PG_ADMIN_URL, connect_timeout=3, autocommit=True) as conn:
+                    conn.execute(
+                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                            sql.Identifier(name)
+                        )
+                    )
+
+            url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+            return Database(url=url, vendor=f"postgresql ({name})", drop=drop)
+    path = tmp / "hub.sqlite3"
+    return Database(url=f"sqlite:///{path}", vendor="sqlite", drop=lambda: None)
+
+
+def hub_env(db: Database, redis_url: str, data_dir: Path, layer: str) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in (
+        "DATABASE_URL",
+        "REDIS_URL",
+        "CHANNEL_LAYER",
+        "EMBEDDED_SWEEP",
+        "SECURE_SSL_REDIRECT",
+        "WS_TICKET_SECONDS",
+        "CSRF_TRUSTED_ORIGINS",
+        "DJANGO_SETTINGS_MODULE",
+    ):
+        env.pop(name, None)
+    env.update(
+        {
+            "DATABASE_URL": db.url,
+            "DATA_DIR": str(data_dir),
+            "DEBUG": "true",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "WS_TICKET_SECONDS": "600",
+            "EMBEDDED_SWEEP": "false",
+            "REDIS_URL": redis_url,
+            "CHANNEL_LAYER": layer,
+            "DJANGO_SETTINGS_MODULE": "command_center.settings",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def manage(env: dict[str, str], *args: str, timeout: float = SETUP_TIMEOUT_S) -> str:
+    command = [str(PYTHON), "manage.py", *args]
+    shown = " ".join(a if len(a) < 60 else a[:57] + "..." for a in args)
+    try:
+        done = subprocess.run(  # noqa: S603 (fixed command, no shell)
+            command,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"`manage.py {shown}` took over {timeout:.0f} s") from exc
+    if done.returncode != 0:
+        raise BenchError(
+            f"`manage.py {shown}` failed ({done.returncode}):\n"
+            f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
+    return done.stdout
+
+
+TICKETS_SNIPPET = """
+import json
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from incidents.services.integrations import ws_ticket_issue
+user_id = get_user_model().objects.get(username={user!r}).pk
+with transaction.atomic():
+    keys = [ws_ticket_issue(user_id=user_id)[0] for _ in range({count})]
+print("TICKETS " + json.dumps(keys))
+"""
+
+
+def tickets_issue(env: dict[str, str], count: int) -> list[str]:
+    """`count` one-time WebSocket tickets for VIEWER, made by a Django shell on the same env."""
+    if count <= 0:
+        return []
+    out = manage(env, "shell", "-c", TICKETS_SNIPPET.format(user=VIEWER, count=count))
+    for line in out.splitlines():
+        if line.startswith("TICKETS "):
+            keys: list[str] = json.loads(line[len("TICKETS ") :])
+            if len(keys) != count:
+                raise BenchError(f"asked for {count} tickets, got {len(keys)}")
+            return keys
+    raise BenchError(f"the ticket snippet printed no tickets:\n{out[-2000:]}")
+
+
+class Server:
+    """One uvicorn process with its own log file."""
+
+    def __init__(self, label: str, target: str, env: dict[str, str], log_dir: Path) -> None:
+        self.label = label
+        self.target = target
+        self.env = env
+        self.log_path = log_dir / f"{label}.log"
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, probe: str) -> None:
+        self.port = free_port()
+        with self.log_path.open("wb") as log_file:
+            self.process = subprocess.Popen(  # noqa: S603 (fixed command, no shell)
+                [
+                    str(UVICORN),
+                    self.target,
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--lifespan",
+                    "on",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+        self._wait_up(probe)
+
+    def _wait_up(self, probe: str) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + BOOT_TIMEOUT_S
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BenchError(
+                    f"{self.label} exited with {self.process.returncode} before serving; "
+                    f"the end of its log ({self.log_path}):\n{tail(self.log_path)}"
+                )
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                try:
+                    conn.request("GET", probe)
+                    status = conn.getresponse().status
+                finally:
+                    conn.close()
+                if status == 200:
+                    return
+                last = f"status {status}"
+                if status >= 500:
+                    break
+            except OSError as exc:
+                last = repr(exc)
+            time.sleep(0.2)
+        raise BenchError(
+            f"{self.label} did not answer GET {probe} with 200 within {BOOT_TIMEOUT_S:.0f} s "
+            f"(last: {last}); the end of its log ({self.log_path}):\n{tail(self.log_path)}"
+        )
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process so far (Linux /proc), nan when unknown."""
+        if self.process is None:
+            return math.nan
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return math.nan
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            print(f"{self.label} did not stop in {STOP_TIMEOUT_S:.0f} s; killing it", flush=True)
+            process.kill()
+            process.wait(timeout=STOP_TIMEOUT_S)
+
+    def problems(self) -> list[str]:
+        """Log lines that look like errors, warnings or tracebacks."""
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return []
+        return [line for line in text.splitlines() if PROBLEM_RE.search(line)]
+
+
+# --- the load driver --------------------------------------------------------------------------
+
+
+class Counter:
+    """Counts frames received by all clients; lets a round wait for a total."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.target: int | None = None
+        self.reached = asyncio.Event()
+
+    def hit(self) -> None:
+        self.count += 1
+        if self.target is not None and self.count >= self.target:
+            self.reached.set()
+
+    async def wait(self, target: int, within_s: float) -> bool:
+        if self.count >= target:
+            return True
+        self.target = target
+        self.reached.clear()
+        try:
+            await asyncio.wait_for(self.reached.wait(), within_s)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self.target = None
+
+
+class Client:
+    """One WebSocket client: its hello, then every frame with the time it was read."""
+
+    def __init__(self, ws: Any, hello: dict[str, Any], server: str, counter: Counter) -> None:
+        self.ws = ws
+        self.hello = hello
+        self.server = server
+        self.inbox: list[tuple[float, str]] = []
+        self.closing = False
+        self.ended: str | None = None  # why the connection ended, when it did
+        self.task = asyncio.create_task(self._read(counter))
+
+    async def _read(self, counter: Counter) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        clock = time.perf_counter
+        inbox = self.inbox
+        try:
+            async for raw in self.ws:
+                inbox.append((clock(), raw))
+                counter.hit()
+        except ConnectionClosed:
+            pass
+        except Exception as exc:
+            self.ended = f"reader failed: {exc!r}"
+        if self.ended is None:
+            self.ended = f"closed, code {self.ws.close_code} {self.ws.close_reason!r}".strip()
+
+    @property
+    def open(self) -> bool:
+        return self.ended is None
+
+    async def close(self) -> None:
+        self.closing = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ws.close(), CLOSE_TIMEOUT_S)
+        self.task.cancel()
+        with contextlib.suppress(BaseException):
+            await self.task
+
+
+async def clients_open(
+    urls: Sequence[tuple[str, str]], counter: Counter, concurrency: int, *, compression: str
+) -> tuple[list[Client], list[str]]:
+    """Open one client per (url, server label), at most `concurrency` handshakes at a time."""
+    from websockets.asyncio.client import connect
+
+    gate = asyncio.Semaphore(concurrency)
+    failures: list[str] = []
+
+    async def one(url: str, label: str) -> Client | None:
+        async with gate:
+            ws = None
+            try:
+                ws = await connect(
+                    url,
+                    proxy=None,
+                    open_timeout=CONNECT_TIMEOUT_S,
+                    ping_interval=None,  # like a browser: the server pings, the client answers
+                    close_timeout=5,
+                    compression=None if compression == "none" else compression,
+                )
+                raw = await asyncio.wait_for(ws.recv(), HELLO_TIMEOUT_S)
+                hello = json.loads(raw)
+                if hello.get("type") != "hello":
+                    raise BenchError(f"first frame is not a hello: {raw[:300]}")
+                return Client(ws, hello, label, counter)
+            except Exception as exc:
+                failures.append(f"{label}: {type(exc).__name__}: {str(exc)[:300]}")
+                if ws is not None:
+                    with contextlib.suppress(Exception):
+                        await ws.close()
+                return None
+
+    made = await asyncio.gather(*(one(url, label) for url, label in urls))
+    return [c for c in made if c is not None], failures
+
+
+async def clients_close(clients: Sequence[Client]) -> None:
+    gate = asyncio.Semaphore(500)
+
+    async def one(client: Client) -> None:
+        async with gate:
+            await client.close()
+
+    await asyncio.gather(*(one(c) for c in clients))
+
+
+@dataclass
+class Round:
+    key: str  # the case number carried in the frames' data
+    t0: float
+    done: float
+    present: list[Client]
+
+
+Trigger = Callable[[int], Awaitable[tuple[str, float, float]]]
+
+
+async def rounds_run(
+    clients: Sequence[Client],
+    counter: Counter,
+    trigger: Trigger,
+    *,
+    rounds: int,
+    gap: float,
+    round_timeout: float,
+    grace: float,
+    first: int = 0,
+    warmup: int = 0,
+) -> list[Round]:
+    """Trigger `rounds` times; each round waits for every open client's two frames.
+
+    `warmup` rounds go first and are not measured (first requests, lazy connections).
+    """
+    done: list[Round] = []
+    target = counter.count
+    for i in range(warmup):
+        target += len(KINDS) * sum(1 for c in clients if c.open)
+        await trigger(-1 - i)
+        await counter.wait(target, round_timeout)
+        await asyncio.sleep(gap)
+    for i in range(rounds):
+        present = [c for c in clients if c.open]
+        target += len(KINDS) * len(present)
+        key, t0, finished = await trigger(first + i)
+        done.append(Round(key, t0, finished, present))
+        await counter.wait(target, round_timeout)
+        await asyncio.sleep(gap)
+    await counter.wait(target, grace)
+    return done
+
+
+def analyse(result: Result, clients: Sequence[Client], done: Sequence[Round]) -> None:
+    """Latencies, missing frames, order and drops, from the clients' inboxes."""
+    by_client: dict[int, dict[tuple[str, str], float]] = {}
+    for client in clients:
+        seen: dict[tuple[str, str], float] = {}
+        last_id = int(client.hello.get("head") or 0)
+        for at, raw in client.inbox:
+            try:
+                frame = json.loads(raw)
+            except ValueError:
+                result.error_frames["not JSON: " + raw[:80]] = (
+                    result.error_frames.get("not JSON: " + raw[:80], 0) + 1
+                )
+                continue
+            kind = frame.get("type")
+            if kind == "event":
+                if not isinstance(frame.get("id"), int) or frame["id"] <= last_id:
+                    result.disorder += 1
+                else:
+                    last_id = frame["id"]
+                data = frame.get("data") or {}
+                seen.setdefault((str(data.get("case_number")), str(frame.get("kind"))), at)
+            else:
+                label = f"{kind}: {frame.get('code', '')} {frame.get('detail', '')}".strip()
+                result.error_frames[label] = result.error_frames.get(label, 0) + 1
+        by_client[id(client)] = seen
+    for rnd in done:
+        result.trigger_ms.append((rnd.done - rnd.t0) * 1000)
+        for client in rnd.present:
+            seen = by_client[id(client)]
+            for kind in KINDS:
+                result.expected += 1
+                at = seen.get((rnd.key, kind))
+                if at is None:
+                    result.missing += 1
+                    result.missing_by_kind[kind] = result.missing_by_kind.get(kind, 0) + 1
+                    continue
+                ms = (at - rnd.t0) * 1000
+                result.all_ms.append(ms)
+                if kind == HEADLINE_KIND:
+                    result.headline_ms.append(ms)
+    for client in clients:
+        if client.ended is not None and not client.closing:
+            result.dropped.append(f"{client.server}: {client.ended}")
+
+
+# --- triggers ----------------------------------------------------------------------------------
+
+
+class CaseTrigger:
+    """Registers one case per round through the API, as REGISTRAR with a bearer token."""
+
+    def __init__(self, servers: Sequence[Server], token: str, serial: Iterator[int]) -> None:
+        self.servers = servers
+        self.token = token
+        self.serial = serial
+        self.samples: dict[str, dict[str, Any]] = {}
+
+    def _post(self, server: Server, body: bytes) -> tuple[float, float, int, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=POST_TIMEOUT_S)
+        try:
+            conn.connect()
+            t0 = time.perf_counter()
+            conn.request(
+                "POST",
+                "/api/v1/cases",
+                body=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "Authorization": f"Bearer {self.token}",
+                },
+            )
+            response = conn.getresponse()
+            data = response.read()
+            return t0, time.perf_counter(), response.status, data
+        finally:
+            conn.close()
+
+    async def __call__(self, i: int) -> tuple[str, float, float]:
+        server = self.servers[i % len(self.servers)]
+        payload = intake_payload(
+            employer={
+                "name": f"湖州基准劳务{i}有限公司",
+                "credit_code": credit_code(next(self.serial)),
+            }
+        )
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        try:
+            t0, finished, status, data = await asyncio.to_thread(self._post, server, body)
+        except OSError as exc:
+            raise BenchError(
+                f"POST /api/v1/cases to {server.label} failed: {exc!r}; the end of its log:\n"
+                + tail(server.log_path)
+            ) from exc
+        if status != 201:
+            raise BenchError(
+                f"POST /api/v1/cases to {server.label} answered {status} (expected 201): "
+                f"{data[:1000].decode('utf-8', 'replace')}"
+            )
+        return str(json.loads(data)["case_number"]), t0, finished
+
+
+def sample_frames(clients: Sequence[Client]) -> dict[str, dict[str, Any]]:
+    """One real frame of each kind, as the app sent it (the baseline sends the same shape)."""
+    samples: dict[str, dict[str, Any]] = {}
+    for client in clients:
+        for _at, raw in client.inbox:
+            frame = json.loads(raw)
+            if frame.get("type") == "event" and frame.get("kind") in KINDS:
+                samples.setdefault(frame["kind"], frame)
+        if len(samples) == len(KINDS):
+            break
+    return samples
+
+
+def synthetic_frame(kind: str) -> dict[str, Any]:
+    return {
+        "type": "event",
+        "id": 0,
+        "kind": kind,
+        "at": "2026-01-01T09:00:00+08:00",
+        "actor": REGISTRAR,
+        "reason": "",
+        "before": None,
+        "after": "registered",
+        "data": {
+            "channel": "window",
+            "town": "lianshi",
+            "workers_count": 12,
+            "amount_owed": "86000.00",
+            "routing": "按属地派给练市镇",
+            "case_number": "",
+            "state": "registered",
+            "unit_id": 1,
+        },
+    }
+
+
+class GroupSendTrigger:
+    """Sends the round's two frames with `group_send` on the layer the servers use."""
+
+    def __init__(self, layer: Any, label: str, samples: dict[str, dict[str, Any]]) -> None:
+        self.layer = layer
+        self.label = label
+        self.frames = [samples.get(kind) or synthetic_frame(kind) for kind in KINDS]
+        self.next_id = 1
+
+    async def __call__(self, i: int) -> tuple[str, float, float]:
+        key = f"BARE-{self.label}-{i:05d}"
+        messages = []
+        for frame in self.frames:
+            event = dict(frame, id=self.next_id, data=dict(frame["data"], case_number=key))
+            messages.append(
+                {
+                    "type": MESSAGE_TYPE,
+                    "stream": BARE_GROUP,
+                    "prev": self.next_id - 1,
+                    "event": event,
+                }
+            )
+            self.next_id += 1
+        t0 = time.perf_counter()
+        for message in messages:
+            await self.layer.group_send(BARE_GROUP, message)
+        return key, t0, time.perf_counter()
+
+
+def layer_make(env: dict[str, str]) -> Any:
+    """The channel layer `command_center.settings` builds for `env`, made in this process."""
+    from django.utils.module_loading import import_string
+
+    saved = dict(os.environ)
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        config = hub_channel_layers()["default"]
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return import_string(config["BACKEND"])(**config.get("CONFIG", {}))
+
+
+async def layer_close(layer: Any) -> None:
+    with contextlib.suppress(Exception):
+        if hasattr(layer, "close_pools"):
+            await layer.close_pools()
+        else:
+            await layer.flush()
+
+
+# --- phases ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    args: argparse.Namespace
+    db: Database
+    redis_url: str
+    data_dir: Path
+    log_dir: Path
+    token: str = ""
+    serial: Iterator[int] = field(default_factory=lambda: iter(range(100_000, 9_000_000)))
+    servers: list[Server] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def server(self, label: str, target: str, env: dict[str, str], probe: str) -> Server:
+        server = Server(label, target, env, self.log_dir)
+        self.servers.append(server)
+        server.start(probe)
+        return server
+
+    def stop(self, server: Server) -> None:
+        if server.process is not None and not server.alive():
+            self.problems.append(
+                f"{server.label} exited with {server.process.returncode} during the run"
+            )
+        server.stop()
+        for line in server.problems():
+            self.problems.append(f"{server.label} log: {line.strip()[:400]}")
+
+    async def connect(
+        self, result: Result, urls: Sequence[tuple[str, str]], counter: Counter
+    ) -> list[Client]:
+        started = time.perf_counter()
+        clients, failures = await clients_open(
+            urls, counter, self.args.concurrency, compression=self.args.compression
+        )
+        result.connect_failures += failures
+        result.connect_s = time.perf_counter() - started
+        print(
+            f"  {result.label}: {len(clients)} of {len(urls)} clients connected in "
+            f"{result.connect_s:.1f} s",
+            flush=True,
+        )
+        return clients
+
+    async def measure(
+        self,
+        result: Result,
+        servers: Sequence[Server],
+        clients: list[Client],
+        counter: Counter,
+        trigger: Trigger,
+        *,
+        rounds: int,
+        warmup: int,
+        first: int = 0,
+    ) -> None:
+        """Idle CPU for a moment, then the rounds (with their CPU), then the analysis."""
+        args = self.args
+        if args.idle > 0:
+            cpu0 = sum(s.cpu_seconds() for s in servers)
+            await asyncio.sleep(args.idle)
+            result.idle_cpu = (sum(s.cpu_seconds() for s in servers) - cpu0) / args.idle
+        server0 = sum(s.cpu_seconds() for s in servers)
+        driver0 = time.process_time()
+        wall0 = time.perf_counter()
+        done = await rounds_run(
+            clients,
+            counter,
+            trigger,
+            rounds=rounds,
+            gap=args.gap,
+            round_timeout=args.round_timeout,
+            grace=args.grace,
+            warmup=warmup,
+            first=first,
+        )
+        wall = time.perf_counter() - wall0
+        result.server_cpu = (sum(s.cpu_seconds() for s in servers) - server0) / wall
+        result.driver_cpu = (time.process_time() - driver0) / wall
+        analyse(result, clients, done)
+        for server in servers:
+            if not server.alive():
+                raise BenchError(
+                    f"{server.label} died; the end of its log:\n{tail(server.log_path)}"
+                )
+
+    async def app_phase(self, layer: str) -> tuple[Result, dict[str, dict[str, Any]]]:
+        args = self.args
+        env = hub_env(self.db, self.redis_url, self.data_dir, layer)
+        await asyncio.to_thread(redis_flush, self.redis_url)
+        app = await asyncio.to_thread(
+            self.server, f"app-{layer}", APP_TARGET, env, "/accounts/login/"
+        )
+        result = Result(f"app ({layer})", args.clients, args.rounds)
+        counter = Counter()
+        clients: list[Client] = []
+        try:
+            tickets = await asyncio.to_thread(tickets_issue, env, args.clients)
+            urls = [(f"ws://{app.base}/ws/dashboard/?ticket={t}", app.label) for t in tickets]
+            clients = await self.connect(result, urls, counter)
+            trigger = CaseTrigger([app], self.token, self.serial)
+            await self.measure(
+                result, [app], clients, counter, trigger, rounds=args.rounds, warmup=1
+            )
+            samples = sample_frames(clients)
+        finally:
+            await clients_close(clients)
+            await asyncio.to_thread(self.stop, app)
+        return result, samples
+
+    async def bare_phase(self, layer: str, samples: dict[str, dict[str, Any]]) -> Result:
+        args = self.args
+        env = hub_env(self.db, self.redis_url, self.data_dir, layer)
+        await asyncio.to_thread(redis_flush, self.redis_url)
+        bare = await asyncio.to_thread(self.server, f"bare-{layer}", BARE_TARGET, env, "/")
+        result = Result(f"bare ({layer})", args.clients, args.rounds)
+        counter = Counter()
+        clients: list[Client] = []
+        layer_obj = layer_make(env)
+        try:
+            urls = [(f"ws://{bare.base}{BARE_PATH}", bare.label)] * args.clients
+            clients = await self.connect(result, urls, counter)
+            trigger = GroupSendTrigger(layer_obj, layer, samples)
+            await self.measure(
+                result, [bare], clients, counter, trigger, rounds=args.rounds, warmup=1
+            )
+        finally:
+            await clients_close(clients)
+            await layer_close(layer_obj)
+            await asyncio.to_thread(self.stop, bare)
+        return result
+
+    async def capacity_phase(self, layer: str) -> list[Result]:
+        """Dashboards on two app processes, more at each step, until the SLO is missed."""
+        args = self.args
+        env = hub_env(self.db, self.redis_url, self.data_dir, layer)
+        await asyncio.to_thread(redis_flush, self.redis_url)
+        apps = [
+            await asyncio.to_thread(
+                self.server, f"capacity-{layer}-{n}", APP_TARGET, env, "/accounts/login/"
+            )
+            for n in (1, 2)
+        ]
+        counter = Counter()
+        clients: list[Client] = []
+        steps: list[Result] = []
+        began = time.monotonic()
+        trigger = CaseTrigger(apps, self.token, self.serial)
+        try:
+            for step in args.capacity_steps:
+                if steps and time.monotonic() - began > args.capacity_budget:
+                    print(f"  capacity: time budget spent, stopping before {step}", flush=True)
+                    break
+                result = Result(f"capacity ({layer}) {step}", step, args.capacity_rounds)
+                tickets = await asyncio.to_thread(tickets_issue, env, step - len(clients))
+                urls = [
+                    (f"ws://{apps[i % 2].base}/ws/dashboard/?ticket={t}", apps[i % 2].label)
+                    for i, t in enumerate(tickets, start=len(clients))
+                ]
+                clients += await self.connect(result, urls, counter)
+                # Earlier steps are analysed already: every inbox starts afresh.
+                for client in clients:
+                    client.inbox.clear()
+                await self.measure(
+                    result,
+                    apps,
+                    clients,
+                    counter,
+                    trigger,
+                    rounds=args.capacity_rounds,
+                    warmup=0 if steps else len(apps),
+                    first=len(steps) * args.capacity_rounds,
+                )
+                result.clients = sum(1 for c in clients if c.open)
+                steps.append(result)
+                print(
+                    f"  capacity: {step} clients: p95 {result.overall(95):.0f} ms, "
+                    f"{result.within(args.slo_ms) * 100:.1f}% within {args.slo_ms:.0f} ms, "
+                    f"missing {result.missing}, dropped {len(result.dropped)}",
+                    flush=True,
+                )
+                if not passes(result, args.slo_ms):
+                    break
+        finally:
+            await clients_close(clients)
+            for app in apps:
+                await asyncio.to_thread(self.stop, app)
+        return steps
+
+
+def passes(result: Result, slo_ms: float) -> bool:
+    return not result.failed and result.within(slo_ms) >= 0.95
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def ms(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:.1f} ms"
+
+
+def ratio(a: float, b: float) -> str:
+    if math.isnan(a) or math.isnan(b) or b <= 0:
+        return "–"
+    return f"{a / b:.2f}x"
+
+
+def cores(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value * 100:.0f}%"
+
+
+def print_pair(layer: str, app: Result, bare: Result, vendor: str, compression: str) -> None:
+    print(
+        f"\n### Live fan-out, layer `{layer}`: {app.clients} dashboards, {app.rounds} rounds "
+        f"({vendor}; client compression {compression})\n"
+    )
+    print(
+        "Latency of the `case.registered` frame = a client's receive time minus T0, T0 taken "
+        "just before the trigger is sent (app: the POST /api/v1/cases request, so intake is "
+        "included; bare: `group_send`). All (client, round) pairs. CPU in % of one core.\n"
+    )
+    print(
+        "| figure | app (`/ws/dashboard/`, 1 uvicorn) | bare baseline "
+        "(`group_send` → forward) | ratio (app/bare) |"
+    )
+    print("|---|---|---|---|")
+    for name, q in (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100)):
+        a, b = app.headline(q), bare.headline(q)
+        print(f"| {name} | {ms(a)} | {ms(b)} | {ratio(a, b)} |")
+    print(
+        f"| missing frames (both kinds) | {app.missing} of {app.expected} | "
+        f"{bare.missing} of {bare.expected} | – |"
+    )
+    print(
+        f"| clients connected | {app.clients - len(app.connect_failures)} of {app.clients} "
+        f"in {app.connect_s:.1f} s | {bare.clients - len(bare.connect_failures)} of "
+        f"{bare.clients} in {bare.connect_s:.1f} s | {ratio(app.connect_s, bare.connect_s)} |"
+    )
+    a = percentile(sorted(app.trigger_ms), 50)
+    b = percentile(sorted(bare.trigger_ms), 50)
+    print(f"| trigger call, median (POST / group_send) | {ms(a)} | {ms(b)} | {ratio(a, b)} |")
+    for name, x, y in (
+        ("server CPU, idle with the clients", app.idle_cpu, bare.idle_cpu),
+        ("server CPU during the rounds", app.server_cpu, bare.server_cpu),
+        ("driver CPU during the rounds", app.driver_cpu, bare.driver_cpu),
+    ):
+        print(f"| {name} | {cores(x)} | {cores(y)} | {ratio(x, y)} |")
+
+
+def print_capacity(layer: str, steps: Sequence[Result], slo_ms: float) -> str:
+    print(
+        f"\n### Capacity, layer `{layer}`: dashboards on 2 app processes (half each), "
+        "one case per round\n"
+    )
+    print(
+        f"Every event frame (both kinds), latency from T0 as above; a step passes when ≥95% "
+        f"arrive within {slo_ms:.0f} ms and none is missing or dropped. CPU in % of one "
+        "core (servers: both together).\n"
+    )
+    print(
+        "| clients | rounds | p50 | p95 | p99 | max | within SLO | missing | dropped "
+        "| connect | servers idle | servers in rounds | driver |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    best = 0
+    first_fail: Result | None = None
+    for r in steps:
+        if first_fail is None:
+            if passes(r, slo_ms):
+                best = r.clients
+            else:
+                first_fail = r
+        print(
+            f"| {r.clients} | {r.rounds} | {ms(r.overall(50))} | {ms(r.overall(95))} | "
+            f"{ms(r.overall(99))} | {ms(r.overall(100))} | {r.within(slo_ms) * 100:.1f}% | "
+            f"{r.missing} | {len(r.dropped)} | {r.connect_s:.1f} s | {cores(r.idle_cpu)} | "
+            f"{cores(r.server_cpu)} | {cores(r.driver_cpu)} |"
+        )
+    if not steps:
+        return "capacity: not measured"
+    if best == 0:
+        headline = f"fewer than {steps[0].clients} dashboards (the first step failed)"
+    elif first_fail is None:
+        headline = f"at least {best} dashboards (every step passed; raise --capacity-steps)"
+    else:
+        headline = (
+            f"{best} dashboards (next step, {first_fail.clients}: p95 "
+            f"{ms(first_fail.overall(95))}, {first_fail.within(slo_ms) * 100:.1f}% within "
+            f"{slo_ms:.0f} ms, {first_fail.missing} missing)"
+        )
+    text = f"Capacity ({layer}, 2 processes, 95% of frames within {slo_ms:.0f} ms): {headline}"
+    print(f"\n**{text}**")
+    return text
+
+
+def print_problems(results: Sequence[Result], problems: Sequence[str]) -> None:
+    lines: list[str] = []
+    for r in results:
+        if r.missing:
+            lines.append(
+                f"{r.label}, {r.clients} clients: {r.missing} frames missing {r.missing_by_kind}"
+            )
+        if r.dropped:
+            lines.append(
+                f"{r.label}, {r.clients} clients: {len(r.dropped)} dropped, e.g. {r.dropped[:3]}"
+            )
+        if r.connect_failures:
+            lines.append(
+                f"{r.label}: {len(r.connect_failures)} connections failed, e.g. "
+                f"{r.connect_failures[:3]}"
+            )
+        if r.disorder:
+            lines.append(f"{r.label}: {r.disorder} frames out of order or repeated")
+        if r.error_frames:
+            lines.append(f"{r.label}: unexpected frames {dict(list(r.error_frames.items())[:5])}")
+    lines.extend(problems)
+    if lines:
+        print("\n### Problems\n")
+        for line in lines:
+            print(f"- {line}")
+
+
+# --- main ----------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=1000, help="dashboards (default 1000)")
+    parser.add_argument("--rounds", type=int, default=20, help="cases registered (default 20)")
+    parser.add_argument("--gap", type=float, default=0.5, help="seconds between rounds")
+    parser.add_argument("--layers", default="pubsub", help="pubsub, core or pubsub,core")
+    parser.add_argument(
+        "--capacity",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="measure the capacity on 2 app processes (default on)",
+    )
+    parser.add_argument(
+        "--capacity-steps",
+        default="500,1000,2000,3000,4000,5000,6000",
+        help="dashboard counts to try, rising",
+    )
+    parser.add_argument("--capacity-rounds", type=int, default=10)
+    parser.add_argument(
+        "--capacity-budget",
+        type=float,
+        default=150.0,
+        help="start no new capacity step after this many seconds",
+    )
+    parser.add_argument("--quick", action="store_true", help="capacity steps 500,1000 only")
+    parser.add_argument("--slo-ms", type=float, default=250.0)
+    parser.add_argument(
+        "--compression",
+        choices=["deflate", "none"],
+        default="deflate",
+        help="permessage-deflate offered by the clients, as browsers do (default deflate)",
+    )
+    parser.add_argument(
+        "--idle", type=float, default=3.0, help="seconds of idle CPU measured before rounds"
+    )
+    parser.add_argument("--concurrency", type=int, default=50, help="handshakes in flight")
+    parser.add_argument("--round-timeout", type=float, default=10.0)
+    parser.add_argument("--grace", type=float, default=15.0, help="final wait for late frames")
+    parser.add_argument("--redis-db", type=int, default=5)
+    parser.add_argument("--sqlite", action="store_true", help="use SQLite even if PostgreSQL is up")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the server logs")
+    args = parser.parse_args(argv)
+    args.layers = [x.strip() for x in args.layers.split(",") if x.strip()]
+    if not args.layers or any(x not in {"pubsub", "core"} for x in args.layers):
+        parser.error("--layers takes pubsub, core or both")
+    args.capacity_steps = sorted({int(x) for x in args.capacity_steps.split(",") if x.strip()})
+    if args.quick:
+        args.capacity_steps = [s for s in args.capacity_steps if s <= 1000] or [500]
+        args.capacity_rounds = min(args.capacity_rounds, 5)
+    if args.clients < 1 or args.rounds < 1:
+        parser.error("--clients and --rounds must be positive")
+    return args
+
+
+async def run(bench: Bench) -> tuple[list[Result], list[str]]:
+    args = bench.args
+    results: list[Result] = []
+    headlines: list[str] = []
+    for layer in args.layers:
+        print(f"layer {layer}: app, then bare baseline", flush=True)
+        app, samples = await bench.app_phase(layer)
+        bare = await bench.bare_phase(layer, samples)
+        results += [app, bare]
+        print_pair(layer, app, bare, bench.db.vendor, args.compression)
+    if args.capacity:
+        layer = args.layers[0]
+        print(f"capacity ({layer}): steps {args.capacity_steps}", flush=True)
+        steps = await bench.capacity_phase(layer)
+        results += steps
+        headlines.append(print_capacity(layer, steps, args.slo_ms))
+    return results, headlines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    biggest = max([args.clients, *(args.capacity_steps if args.capacity else [])])
+    limit = raise_fd_limit(biggest + 1024)
+    if limit < biggest + 256:
+        print(
+            f"error: the open-file limit is {limit}; {biggest} clients need more", file=sys.stderr
+        )
+        return 2
+    redis_url = f"{REDIS_SERVER}/{args.redis_db}"
+    tmp = Path(tempfile.mkdtemp(prefix="hub-bench-fanout-"))
+    log_dir = tmp / "logs"
+    log_dir.mkdir()
+    bench: Bench | None = None
+    db: Database | None = None
+    failed = True
+    started = time.monotonic()
+    try:
+        redis_check(redis_url)
+        redis_flush(redis_url)
+        db = database_create(tmp, force_sqlite=args.sqlite)
+        bench = Bench(args, db, redis_url, tmp, log_dir)
+        env = hub_env(db, redis_url, tmp, args.layers[0])
+        print(f"database: {db.vendor}; redis: {redis_url}; logs: {log_dir}", flush=True)
+        manage(env, "migrate", "--noinput", "-v0")
+        manage(env, "seed_demo", "--cases", "0")
+        bench.token = (
+            manage(env, "issue_token", REGISTRAR, "--name", "bench").strip().splitlines()[-1]
+        )
+        try:
+            import uvloop
+
+            runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+        except ImportError:
+            runner = asyncio.Runner()
+        with runner:
+            results, headlines = runner.run(run(bench))
+        print_problems(results, bench.problems)
+        for line in headlines:
+            print(f"\n{line}")
+        failed = any(r.failed for r in results if not r.label.startswith("capacity")) or any(
+            r.missing or r.dropped for r in results
+        )
+        print(f"\n(total {time.monotonic() - started:.0f} s)")
+        if failed:
+            print(
+                "FAILED: frames missing, clients dropped or refused (see Problems).",
+                file=sys.stderr,
+            )
+        return 1 if failed else 0
+    except BenchError as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if bench is not None:
+            for server in bench.servers:
+                server.stop()
+        with contextlib.suppress(Exception):
+            redis_flush(redis_url)
+        if db is not None:
+            try:
+                db.drop()
+            except Exception as exc:
+                print(f"warning: could not drop the bench database: {exc}", file=sys.stderr)
+        if args.keep_logs or failed:
+            print(f"server logs kept in {log_dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
