@@ -127,10 +127,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = os.getenv("REDIS_URL", "")
 # Per-consumer queue size before a layer drops messages. Correctness never rests on it: a
 # consumer that misses a frame notices the gap and replays its stream from the event log.
-CHANNEL_CAPACITY = envint("CHANNEL_CAPACITY", 1000)
+CHANNEL_CAPACITY = envint("CHANNEL_CAPACITY", "1000")
 # redis-py 8 gives every socket a 5 s read timeout by default, which drops idle consumers of
 # the core layer (channels_redis issue 422); our own timeout is longer than its 5 s polls.
-CHANNEL_REDIS_SOCKET_TIMEOUT = envint("CHANNEL_REDIS_SOCKET_TIMEOUT", 15)
+CHANNEL_REDIS_SOCKET_TIMEOUT = envint("CHANNEL_REDIS_SOCKET_TIMEOUT", "15")
 CHANNEL_LAYER = os.getenv("CHANNEL_LAYER", "pubsub")
 # Keeps hubs that share one Redis apart (and test runs from each other).
 CHANNEL_PREFIX = os.getenv("CHANNEL_PREFIX", "hub")
@@ -169,10 +169,10 @@ else:
         }
     }
 # A one-time WebSocket ticket (for clients without a session) lasts this long.
-WS_TICKET_SECONDS = envint("WS_TICKET_SECONDS", 60)
+WS_TICKET_SECONDS = envint("WS_TICKET_SECONDS", "60")
 # An open socket re-checks its person's rights at least this often (and at once on logout
 # or a role change).
-WS_RECHECK_SECONDS = envint("WS_RECHECK_SECONDS", 60)
+WS_RECHECK_SECONDS = envint("WS_RECHECK_SECONDS", "60")
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
@@ -192,7 +192,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 # Every ASGI process also relays any event the fast path left behind (Redis was down) this
 # often, so that live screens catch up within seconds of Redis returning (0 turns it off).
-RELAY_SWEEP_SECONDS = envint("RELAY_SWEEP_SECONDS", 5)
+RELAY_SWEEP_SECONDS = envint("RELAY_SWEEP_SECONDS", "5")
 # Embedded mode has no beat: the ASGI process runs the sweep itself (0 turns it off).
 EMBEDDED_SWEEP = envbool("EMBEDDED_SWEEP", "false" if REDIS_URL else "true")
 

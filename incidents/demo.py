@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.models import Group, User
@@ -33,6 +34,8 @@ from incidents.models import (
 )
 from incidents.policy import Actor, actor_for
 from incidents.services import (
+    IncidentChange,
+    IncidentInput,
     Intake,
     ProjectInput,
     TransitionInput,
@@ -40,6 +43,10 @@ from incidents.services import (
     case_transition,
     clocks_sweep,
     fund_move,
+    incident_report,
+    incident_transition,
+    room_acknowledge,
+    room_chat,
 )
 
 DISTRICT = ("nanxun_district", "NX", "南浔区", "Nanxun District")
@@ -317,7 +324,43 @@ def load_cases(
             progress(i + 1)
     _repeat_reports(district, people, rng, now)
     clocks_sweep(now=now)
+    _incidents(district, people)
     return made
+
+
+def _incidents(district: District, people: DemoPeople) -> None:
+    """Two mass incidents from the biggest open cases: one closed, one being handled now,
+    with a few words said in its room."""
+    big = list(
+        Case.objects.filter(district=district, workers_count__gte=30)
+        .exclude(state__in=["closed", "merged", "rejected"])
+        .select_related("town")
+        .order_by("-received_at")[:2]
+    )
+    police = actor_for(User.objects.get(username="liaison_police"))
+    hrss = actor_for(User.objects.get(username="liaison_hrss"))
+    for n, case in enumerate(big):
+        town = case.town
+        incident = incident_report(
+            actor=people.command,
+            data=IncidentInput(
+                title=f"{case.employer.name}工人在{town.name_zh}聚集讨薪",
+                town=town.code,
+                lat=case.lat if case.lat is not None else (town.lat or DISTRICT_CENTRE[0]),
+                lng=case.lng if case.lng is not None else (town.lng or DISTRICT_CENTRE[1]),
+                people_count=case.workers_count,
+                kind="site_gathering" if n == 0 else "gate_gathering",
+                case_numbers=[case.number],
+                description="工人在项目部门前聚集，要求结清拖欠工资。",
+            ),
+        )
+        move = partial(incident_transition, actor=people.command, incident_id=incident.pk)
+        move(change=IncidentChange(action="activate"))
+        room_acknowledge(actor=police, incident_id=incident.pk, note="派出所已出警")
+        room_chat(actor=hrss, incident_id=incident.pk, text="人社局正在核对工资名册")
+        if n == 1:
+            move(change=IncidentChange(action="contain"))
+            move(change=IncidentChange(action="close", reason="工资已现场发放，人员已散去"))
 
 
 def _repeat_reports(

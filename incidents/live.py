@@ -96,7 +96,7 @@ class TokenBucket:
         return True
 
 
-class LiveConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class LiveConsumer(AsyncJsonWebsocketConsumer):
     """One person reading one stream. Subclasses implement `authorize` and their actions."""
 
     stream: str = ""
@@ -210,7 +210,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             except Forbidden as exc:
                 raise Refused(exc.detail) from None
 
-        return await database_sync_to_async(check)()
+        result: tuple[Actor, str] = await database_sync_to_async(check)()
+        return result
 
     async def recheck(self) -> bool:
         """Authorize again; close the socket and return False when no longer allowed."""

@@ -304,10 +304,11 @@ _INCIDENT_HANDLERS = {
 }
 
 
-def _room_text(text: Any, field_name: str, *, required: bool) -> str:
-    if not isinstance(text, str):
+def _room_text(value: Any, field_name: str, *, required: bool) -> str:
+    """Text sent over a socket, checked here since no schema stands before the service."""
+    if not isinstance(value, str):
         raise _field_error(field_name, _("Send text."))
-    text = text.strip()
+    text: str = value.strip()
     if required and not text:
         raise _field_error(field_name, _("The message is empty."))
     if len(text) > CHAT_MAX_CHARS:
