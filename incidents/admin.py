@@ -1,6 +1,7 @@
-"""The admin edits reference data: units, windows, the routing table, the working calendar.
+"""The admin edits reference data: units, windows, the routing table, the working calendar,
+and the level table of mass incidents.
 
-Cases, events and the fund ledger are read-only here: they change only through the
+Cases, incidents, events and the fund ledger are read-only here: they change only through the
 services, so that every change is an event.
 """
 
@@ -115,3 +116,18 @@ class PersonalDataAccessAdmin(ReadOnlyAdmin):
     list_display = ("at", "user", "case", "via")
     list_filter = ("via",)
     list_select_related = ("user", "case")
+
+
+@admin.register(models.IncidentSettings)
+class IncidentSettingsAdmin(admin.ModelAdmin[models.IncidentSettings]):
+    """The district's level table for mass incidents and the units that join every one."""
+
+    list_display = ("district", "min_people_iii", "min_people_ii", "min_people_i")
+    filter_horizontal = ("responders",)
+
+
+@admin.register(models.Incident)
+class IncidentAdmin(ReadOnlyAdmin):
+    list_display = ("id", "title", "level", "status", "people_count", "town", "reported_at")
+    list_filter = ("status", "level", "kind")
+    list_select_related = ("town",)

@@ -113,8 +113,9 @@ DEFAULT_TABLE = LevelTable()
 
 
 def raise_level(level: Level, steps: int = 1) -> Level:
-    index = LEVELS_ASCENDING.index(level)
-    return LEVELS_ASCENDING[min(index + steps, len(LEVELS_ASCENDING) - 1)]
+    """`steps` levels graver (negative: less grave), stopping at I and IV."""
+    index = LEVELS_ASCENDING.index(level) + steps
+    return LEVELS_ASCENDING[max(0, min(index, len(LEVELS_ASCENDING) - 1))]
 
 
 def level_for(people: int, kind: Kind, table: LevelTable = DEFAULT_TABLE) -> Level:

@@ -204,7 +204,8 @@ def test_level_is_monotone_in_people(count: int, kind: Kind, more: int) -> None:
 def test_level_is_monotone_in_people_for_any_valid_table(
     thresholds: list[int], raising: set[Kind], count: int, more: int, kind: Kind
 ) -> None:
-    table = LevelTable(*thresholds, raising_kinds=frozenset(raising))
+    low, middle, high = thresholds
+    table = LevelTable(min_iii=low, min_ii=middle, min_i=high, raising_kinds=frozenset(raising))
     assert not graver(level_for(count, kind, table), level_for(count + more, kind, table))
 
 
@@ -346,3 +347,9 @@ def test_allowed_actions_exhaustively(status: Status) -> None:
         assert {a for a in MOVING_ACTIONS if a in accepted} == {
             a for (s, a) in EXPECTED_MOVES if s is status
         }
+
+
+def test_lowering_a_level_stops_at_iv() -> None:
+    assert raise_level(Level.IV, -1) is Level.IV
+    assert raise_level(Level.I, -1) is Level.II
+    assert raise_level(Level.II, -5) is Level.IV

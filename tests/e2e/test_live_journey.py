@@ -168,3 +168,36 @@ def test_dashboard_reconnects_and_resumes_after_a_server_restart(
     assert ids == sorted(ids, reverse=True), "newest first, each once"
     assert len(ids) == len(set(ids))
     assert page.evaluate("window.__notReloaded") is True
+
+
+@pytest.mark.parametrize(
+    ("width", "height"), [(1366, 768), (390, 844)], ids=["laptop-1366x768", "phone-390x844"]
+)
+def test_live_pages_fit_the_screen_and_load_nothing_from_elsewhere(
+    live_hub: LiveHub, browser: Any, width: int, height: int
+) -> None:
+    context = browser.new_context(
+        locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": width, "height": height}
+    )
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
+        open_dashboard(page, live_hub)
+        pages = ["/", "/incidents/"]
+        first_room = page.locator("#open-incidents a").first
+        if first_room.count():
+            pages.append(first_room.get_attribute("href"))
+        for path in pages:
+            page.goto(f"{live_hub}{path}")
+            expect(page.locator("#live-status, h1").first).to_be_visible()
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at {width}px"
+        host = live_hub.split("://", 1)[1]
+        foreign = [u for u in requested if u.split("://", 1)[1].split("/", 1)[0] != host]
+        assert not foreign, foreign
+    finally:
+        context.close()

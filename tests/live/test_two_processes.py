@@ -17,6 +17,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,9 @@ def test_an_event_made_through_one_process_reaches_a_client_of_the_other(
                 frame = await next_frame(ws, "case.registered")
                 return hello, frame, made["case_number"]
 
-        hello, frame, number = asyncio.run(scenario())
+        # In a thread of its own: a browser test may have left an event loop running here.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            hello, frame, number = pool.submit(asyncio.run, scenario()).result()
     except Exception:
         print(pair.output())
         raise
