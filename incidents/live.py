@@ -12,7 +12,8 @@ A `LiveConsumer` serves one event stream (see `incidents.events`) to one person.
   channel layer names the stream's previous event (`prev`); a frame whose predecessor the
   client has not been sent means the layer lost something, and the consumer replays the
   stream from the log. `{"type": "resume", "after": N}` replays what a reconnecting client
-  missed, then live frames follow.
+  missed, then live frames follow. Live frames are held from `hello` until the client's
+  `resume` (or `RESUME_GRACE_SECONDS` without one), so that none overtakes the replay.
 - The fan-out costs no query: a live frame is checked against `last_id` in memory.
 """
 
@@ -52,6 +53,9 @@ REPLAY_MAX_PAGES = 20
 # A client may send this many frames per second on average (bursts of twice that).
 FRAMES_PER_SECOND = 5.0
 HEARTBEAT_SECONDS = 30.0
+# How long live frames wait after `hello` for the client's `resume`.
+RESUME_GRACE_SECONDS = 2.0
+HOLD_MAX = 1000
 
 
 class Refused(Exception):
@@ -129,6 +133,13 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.bucket = TokenBucket(FRAMES_PER_SECOND, FRAMES_PER_SECOND * 2)
         self.heartbeat: asyncio.Task[None] | None = None
+        self.release: asyncio.Task[None] | None = None
+        # Sending to the client is serialized: handlers run one at a time, but the grace
+        # timer that releases held frames runs beside them.
+        self.sending = asyncio.Lock()
+        self.holding = True
+        self.held: list[dict[str, Any]] = []
+        self.overflowed = False
         self.groups_joined: list[str] = []
         try:
             user = await self._authenticate()
@@ -155,12 +166,14 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         )
         await self.joined()
         self.heartbeat = asyncio.create_task(self._beat())
+        self.release = asyncio.create_task(self._release_later())
 
     async def disconnect(self, code: int) -> None:
-        if self.heartbeat is not None:
-            self.heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.heartbeat
+        for task in (self.heartbeat, self.release):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.actor is not None and self.groups_joined:
             with contextlib.suppress(Exception):
                 await self.leaving()
@@ -296,9 +309,27 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def _resume(self, after: Any) -> None:
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
             raise Refused(_("“after” must be a non-negative integer."), code=0)
-        head = await database_sync_to_async(stream_head)(self.stream)
-        self.last_id = min(after, head)
-        await self.replay()
+        async with self.sending:
+            head = await database_sync_to_async(stream_head)(self.stream)
+            self.last_id = min(after, head)
+            await self.replay()
+            await self._release_held()
+
+    async def _release_later(self) -> None:
+        await asyncio.sleep(RESUME_GRACE_SECONDS)
+        async with self.sending:
+            await self._release_held()
+
+    async def _release_held(self) -> None:
+        """Stop holding: send what arrived meanwhile (what the replay sent is dropped)."""
+        if not self.holding:
+            return
+        self.holding = False
+        held, self.held = self.held, []
+        if self.overflowed:
+            await self.replay()
+        for message in held:
+            await self._deliver(message)
 
     async def replay(self) -> None:
         """Send the stream's events after `last_id` from the log, in order."""
@@ -334,6 +365,16 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def hub_event(self, message: dict[str, Any]) -> None:
         if message.get("stream") != self.stream:
             return
+        async with self.sending:
+            if self.holding:
+                if len(self.held) < HOLD_MAX:
+                    self.held.append(message)
+                else:
+                    self.overflowed = True  # the log has them: replayed on release
+                return
+            await self._deliver(message)
+
+    async def _deliver(self, message: dict[str, Any]) -> None:
         frame = message["event"]
         if frame["id"] <= self.last_id:
             return  # already sent (replayed, or relayed twice after a failed relay)

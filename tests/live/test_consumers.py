@@ -48,8 +48,12 @@ async def connect(
     user: str | None = None,
     ticket: str | None = None,
     origin: str | None = SITE,
+    resume: bool = True,
 ) -> tuple[WebsocketCommunicator, dict[str, Any]]:
-    """Open a socket; returns it and its first frame (hello, or the refusal's error)."""
+    """Open a socket; returns it and its first frame (hello, or the refusal's error).
+
+    With `resume`, it says it has seen everything up to `hello`'s head, so that live frames
+    flow at once (the server holds them briefly for a reconnecting client's `resume`)."""
     headers = [(b"host", b"testserver")]
     if origin is not None:
         headers.append((b"origin", origin.encode()))
@@ -61,6 +65,8 @@ async def connect(
     connected, _ = await ws.connect(timeout=5)
     assert connected
     first = await ws.receive_json_from(timeout=5)
+    if resume and first.get("type") == "hello":
+        await ws.send_json_to({"type": "resume", "after": first["head"]})
     return ws, first
 
 
@@ -234,7 +240,7 @@ async def test_resume_replays_what_was_missed_in_order_without_duplicates(distri
     for _ in range(3):
         await in_thread(register_case)()
 
-    ws, _ = await connect("/ws/dashboard/", user="command")
+    ws, _ = await connect("/ws/dashboard/", user="command", resume=False)
     await ws.send_json_to({"type": "resume", "after": seen})
     replayed = await frames(ws, 10)
     ids = [f["id"] for f in replayed]
@@ -255,8 +261,37 @@ async def test_resume_replays_what_was_missed_in_order_without_duplicates(distri
     await ws.disconnect()
 
 
+async def test_live_frames_never_overtake_the_replay_of_a_resume(district: Any) -> None:
+    """A page rendered at id A reconnects: events made before and just after `hello` all
+    arrive, once, in order, whichever the server learns of first."""
+    before = await in_thread(register_case)()  # made after the page was rendered
+    rendered_at = await sync_to_async(
+        lambda: Event.objects.filter(case=before).order_by("id").first().pk - 1
+    )()
+    ws, hello = await connect("/ws/dashboard/", user="command", resume=False)
+    just_after = await in_thread(register_case)()  # live, before the client's resume
+    await ws.send_json_to({"type": "resume", "after": rendered_at})
+    got = await frames(ws, 4)
+    assert [f["data"]["case_number"] for f in got] == [before.number] * 2 + [just_after.number] * 2
+    ids = [f["id"] for f in got]
+    assert ids == sorted(set(ids))
+    assert hello["head"] < ids[2]
+    assert await silent(ws)
+    await ws.disconnect()
+
+
+async def test_a_client_that_never_resumes_still_gets_live_frames(district: Any) -> None:
+    ws, _ = await connect("/ws/dashboard/", user="command", resume=False)
+    case = await in_thread(register_case)()
+    got = await frames(ws, 2)  # after the grace period
+    assert {f["data"]["case_number"] for f in got} == {case.number}
+    await ws.disconnect()
+
+
 async def test_a_frame_lost_by_the_layer_is_replayed_from_the_log(district: Any) -> None:
     ws, _hello = await connect("/ws/dashboard/", user="command")
+    await ws.send_json_to({"type": "ping"})  # answered once the resume is done
+    assert (await ws.receive_json_from(timeout=5))["type"] == "pong"
     # A first case's frames never reach the layer (as if Redis dropped them) ...
     with mock.patch("incidents.events.events_relay", return_value=0):
         lost = await in_thread(register_case)()
@@ -421,7 +456,7 @@ async def test_reviewer_reads_the_room_but_may_not_speak(district: Any) -> None:
 async def test_room_carries_status_changes_and_linked_case_updates(district: Any) -> None:
     case = await in_thread(register_case)(workers=40)
     incident = await in_thread(incident_open)("command", town="lianshi", cases=[case.number])
-    ws, _hello = await connect(f"/ws/incidents/{incident.pk}/", user="command")
+    ws, _hello = await connect(f"/ws/incidents/{incident.pk}/", user="command", resume=False)
     await frames(ws, 1)
     await ws.send_json_to({"type": "resume", "after": 0})
     (reported,) = await frames(ws, 1)
@@ -458,7 +493,7 @@ async def test_logout_closes_the_persons_sockets(district: Any) -> None:
 
 
 async def test_a_role_change_closes_the_socket(district: Any) -> None:
-    ws, _ = await connect("/ws/dashboard/", user="reviewer")
+    ws, _ = await connect("/ws/dashboard/", user="reviewer", resume=False)
 
     def demote() -> None:
         User.objects.get(username="reviewer").groups.set([Group.objects.get(name="clerk")])
