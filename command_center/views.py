@@ -9,24 +9,17 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from command_center import dashboard
-from incidents.errors import Forbidden
 from incidents.labels import EVENT_LABELS
-from incidents.policy import Actor, actor_for, dashboard_stream
+from incidents.policy import dashboard_stream
 from incidents.views_incidents import live_labels
-
-
-def _actor(request: HttpRequest) -> Actor:
-    try:
-        return actor_for(request.user)
-    except Forbidden as exc:
-        raise PermissionDenied(exc.detail) from None
+from incidents.web import page_actor
 
 
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """The live dashboard for those who have one; everyone else starts at the case list."""
-    actor = _actor(request)
+    actor = page_actor(request)
     if dashboard_stream(actor) is None:
         return redirect("case-list")
     events, head = dashboard.latest_events(actor)
@@ -45,7 +38,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def panels(request: HttpRequest) -> HttpResponse:
     """The dashboard's figures alone (fetched by htmx after live events, debounced)."""
-    actor = _actor(request)
+    actor = page_actor(request)
     if dashboard_stream(actor) is None:
         raise PermissionDenied
     return render(request, "command_center/_panels.html", dashboard.summary(actor))

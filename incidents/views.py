@@ -37,18 +37,12 @@ from incidents.forms import (
 )
 from incidents.labels import EVENT_DATA_LABELS, EVENT_LABELS
 from incidents.models import ACTION_LABELS, STATE_LABELS, Case, Clock, DispatchSlip, FundEntry
-from incidents.policy import Actor, actor_for, check_register, visible_incidents
+from incidents.policy import Actor, check_register, visible_incidents
 from incidents.views_incidents import may_report_from
+from incidents.web import page_actor
 
 CASES_PER_PAGE = 50
 TRIAGE_PER_PAGE = 100
-
-
-def _actor(request: HttpRequest) -> Actor:
-    try:
-        return actor_for(request.user)
-    except Forbidden as exc:
-        raise PermissionDenied(exc.detail) from None
 
 
 def _case(actor: Actor, number: str) -> Case:
@@ -92,7 +86,7 @@ def _safe_next(request: HttpRequest, target: str | None) -> str | None:
 @require_http_methods(["GET", "POST"])
 def case_new(request: HttpRequest) -> HttpResponse:
     """The window clerk's intake form: the same complaint the API's intake takes."""
-    actor = _actor(request)
+    actor = page_actor(request)
     try:
         check_register(actor)
     except Forbidden as exc:
@@ -225,7 +219,7 @@ def _case_context(request: HttpRequest, actor: Actor, number: str) -> dict[str, 
 @login_required
 @require_GET
 def case_detail(request: HttpRequest, case_number: str) -> HttpResponse:
-    actor = _actor(request)
+    actor = page_actor(request)
     context = _case_context(request, actor, case_number)
     return render(request, "incidents/case_detail.html", context)
 
@@ -234,7 +228,7 @@ def case_detail(request: HttpRequest, case_number: str) -> HttpResponse:
 @require_POST
 def case_transition(request: HttpRequest, case_number: str) -> HttpResponse:
     """Take one action on a case; a refusal re-renders the case with the reason."""
-    actor = _actor(request)
+    actor = page_actor(request)
     form = TransitionForm(request.POST, actor=actor)
     error: str | None = None
     status = 400
@@ -271,7 +265,7 @@ def case_transition(request: HttpRequest, case_number: str) -> HttpResponse:
 @require_GET
 def case_list(request: HttpRequest) -> HttpResponse:
     """Cases the person may see, filtered as the API filters them, 50 a page."""
-    actor = _actor(request)
+    actor = page_actor(request)
     filters = {k: v for k, v in request.GET.items() if k != "page"}
     form = CaseFilterForm(filters or None, actor=actor)
     valid = form.is_valid() if form.is_bound else True
@@ -294,7 +288,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def case_triage(request: HttpRequest) -> HttpResponse:
     """Registered cases waiting for a person to route them, overdue first."""
-    actor = _actor(request)
+    actor = page_actor(request)
     paginator = Paginator(selectors.triage_queue(actor), TRIAGE_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
     context = {
@@ -310,7 +304,7 @@ def case_triage(request: HttpRequest) -> HttpResponse:
 @require_POST
 def case_bulk(request: HttpRequest) -> HttpResponse:
     """Bulk dispatch or reassignment; each case's outcome is reported as a message."""
-    actor = _actor(request)
+    actor = page_actor(request)
     form = BulkTransitionForm(request.POST, actor=actor)
     back = _safe_next(request, request.POST.get("next")) or reverse("case-triage")
     if not form.is_valid() or form.change is None:
@@ -350,7 +344,7 @@ def case_bulk(request: HttpRequest) -> HttpResponse:
 @require_GET
 def slip_print(request: HttpRequest, slip_number: str) -> HttpResponse:
     """The dispatch slip (转办单), for people who may see its case."""
-    actor = _actor(request)
+    actor = page_actor(request)
     slip = (
         DispatchSlip.objects.select_related("case", "unit", "issued_by")
         .filter(number=slip_number)
@@ -378,7 +372,7 @@ def slip_print(request: HttpRequest, slip_number: str) -> HttpResponse:
 @require_GET
 def commitment_letter(request: HttpRequest, case_number: str) -> HttpResponse:
     """The 7-day commitment letter (承诺函) of an accepted case."""
-    actor = _actor(request)
+    actor = page_actor(request)
     case = _case(actor, case_number)
     if not case.commitment_letter_number:
         raise Http404(_("This case has no commitment letter yet."))

@@ -22,20 +22,13 @@ from incidents.labels import EVENT_LABELS
 from incidents.models import INCIDENT_ACTION_LABELS, KIND_LABELS, STATUS_LABELS, Case, Incident
 from incidents.policy import (
     Actor,
-    actor_for,
     check_report_incident,
     check_room_post,
     visible_cases,
 )
+from incidents.web import page_actor
 
 TIMELINE_LENGTH = 300
-
-
-def _actor(request: HttpRequest) -> Actor:
-    try:
-        return actor_for(request.user)
-    except Forbidden as exc:
-        raise PermissionDenied(exc.detail) from None
 
 
 def _incident(actor: Actor, incident_id: int) -> Incident:
@@ -71,7 +64,7 @@ def live_labels() -> dict[str, Any]:
 @login_required
 @require_GET
 def incident_list(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
+    actor = page_actor(request)
     status = request.GET.get("status") or "open"
     if status not in {"open", *STATUS_LABELS}:
         status = "open"
@@ -96,7 +89,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def incident_new(request: HttpRequest) -> HttpResponse:
     """Report a mass incident; `?case=NUMBER` starts from a case of many workers."""
-    actor = _actor(request)
+    actor = page_actor(request)
     case = None
     number = request.GET.get("case") or request.POST.get("from_case")
     if number:
@@ -176,7 +169,7 @@ def _may_post(actor: Actor, incident: Incident) -> bool:
 @login_required
 @require_GET
 def incident_room(request: HttpRequest, incident_id: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = page_actor(request)
     incident = _incident(actor, incident_id)
     return render(request, "incidents/incident_room.html", _room_context(actor, incident))
 
@@ -185,7 +178,7 @@ def incident_room(request: HttpRequest, incident_id: int) -> HttpResponse:
 @require_POST
 def incident_act(request: HttpRequest, incident_id: int) -> HttpResponse:
     """One action on an incident from the room's controls; a refusal re-renders the room."""
-    actor = _actor(request)
+    actor = page_actor(request)
     form = IncidentActionForm(request.POST)
     error: str | None = None
     status = 400
