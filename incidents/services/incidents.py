@@ -319,30 +319,23 @@ def _room_text(value: Any, field_name: str, *, required: bool) -> str:
 def room_chat(*, actor: Actor, incident_id: int, text: Any) -> Event:
     """A chat message in an incident room: stored, and part of the timeline."""
     body = _room_text(text, "text", required=True)
-    with transaction.atomic():
-        incident = incident_get_for_update(actor, incident_id)
-        check_room_post(actor, incident)
-        return event_record(
-            district=incident.district_id,
-            incident=incident,
-            kind="incident.chat",
-            actor=actor,
-            data={"text": body},
-        )
+    return _room_post(actor, incident_id, "incident.chat", {"text": body})
 
 
 def room_acknowledge(*, actor: Actor, incident_id: int, note: Any = "") -> Event:
     """Someone in the room confirms they have the incident in hand (for their unit)."""
     body = _room_text(note if note is not None else "", "note", required=False)
+    return _room_post(
+        actor, incident_id, "incident.acknowledged", {"note": body, "acting_unit_id": actor.unit_id}
+    )
+
+
+def _room_post(actor: Actor, incident_id: int, kind: str, data: dict[str, Any]) -> Event:
     with transaction.atomic():
         incident = incident_get_for_update(actor, incident_id)
         check_room_post(actor, incident)
         return event_record(
-            district=incident.district_id,
-            incident=incident,
-            kind="incident.acknowledged",
-            actor=actor,
-            data={"note": body, "acting_unit_id": actor.unit_id},
+            district=incident.district_id, incident=incident, kind=kind, actor=actor, data=data
         )
 
 
