@@ -131,6 +131,9 @@ CHANNEL_CAPACITY = envint("CHANNEL_CAPACITY", "1000")
 # redis-py 8 gives every socket a 5 s read timeout by default, which drops idle consumers of
 # the core layer (channels_redis issue 422); our own timeout is longer than its 5 s polls.
 CHANNEL_REDIS_SOCKET_TIMEOUT = envint("CHANNEL_REDIS_SOCKET_TIMEOUT", "15")
+# redis-py caps a pool at 100 connections; the core layer uses one per concurrent command
+# (group joins and leaves of a reconnect storm), and past the cap it raises.
+CHANNEL_REDIS_MAX_CONNECTIONS = envint("CHANNEL_REDIS_MAX_CONNECTIONS", "1000")
 CHANNEL_LAYER = os.getenv("CHANNEL_LAYER", "pubsub")
 # Keeps hubs that share one Redis apart (and test runs from each other).
 CHANNEL_PREFIX = os.getenv("CHANNEL_PREFIX", "hub")
@@ -142,6 +145,7 @@ if REDIS_URL:
         "socket_keepalive": True,
         "health_check_interval": 10,
         "retry_on_timeout": True,
+        "max_connections": CHANNEL_REDIS_MAX_CONNECTIONS,
     }
     if CHANNEL_LAYER == "core":
         CHANNEL_LAYERS = {
@@ -170,9 +174,9 @@ else:
     }
 # A one-time WebSocket ticket (for clients without a session) lasts this long.
 WS_TICKET_SECONDS = envint("WS_TICKET_SECONDS", "60")
-# An open socket re-checks its person's rights at least this often (and at once on logout
-# or a role change).
-WS_RECHECK_SECONDS = envint("WS_RECHECK_SECONDS", "60")
+# An open socket re-checks its person's rights at least this often: a backstop, since
+# logout or a role change closes it at once, and every action is checked anyway.
+WS_RECHECK_SECONDS = envint("WS_RECHECK_SECONDS", "300")
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL

@@ -38,20 +38,28 @@ class IncidentRoomConsumer(LiveConsumer):
             await super().on_action(kind, content)
 
     async def joined(self) -> None:
-        await database_sync_to_async(services.presence_join)(
-            incident_id=self.incident_id, user_id=self.me.user_id, channel_name=self.channel_name
-        )
-        await self._announce_presence()
+        def join() -> list[dict[str, Any]]:
+            services.presence_join(
+                incident_id=self.incident_id,
+                user_id=self.me.user_id,
+                channel_name=self.channel_name,
+            )
+            return selectors.room_members(self.incident_id)
+
+        await self._announce_presence(await database_sync_to_async(join)())
 
     async def leaving(self) -> None:
-        await database_sync_to_async(services.presence_leave)(channel_name=self.channel_name)
-        await self._announce_presence()
+        def leave() -> list[dict[str, Any]]:
+            services.presence_leave(channel_name=self.channel_name)
+            return selectors.room_members(self.incident_id)
+
+        await self._announce_presence(await database_sync_to_async(leave)())
 
     async def beat(self) -> None:
         await database_sync_to_async(services.presence_touch)(channel_name=self.channel_name)
 
-    async def _announce_presence(self) -> None:
-        members = await database_sync_to_async(selectors.room_members)(self.incident_id)
+    async def _announce_presence(self, members: list[dict[str, Any]]) -> None:
+        """Everyone in the room (in every process) learns who is present now."""
         await self.channel_layer.group_send(
             self.stream, {"type": "hub.presence", "stream": self.stream, "members": members}
         )

@@ -27,6 +27,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -56,6 +57,8 @@ HEARTBEAT_SECONDS = 30.0
 # How long live frames wait after `hello` for the client's `resume`.
 RESUME_GRACE_SECONDS = 2.0
 HOLD_MAX = 1000
+# Channel-layer messages whose handlers need no database connection of their own.
+FAST_PATH = frozenset({"hub.event", "hub.presence", "hub.revoke"})
 
 
 class Refused(Exception):
@@ -108,6 +111,16 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     last_id: int = 0
     session_key: str | None = None
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channel-layer messages skip Channels' per-message `aclose_old_connections()`:
+        it is a hop to the one thread that runs every database call, and the fan-out of
+        one event to a thousand sockets would queue behind it. Their handlers touch the
+        database only through `database_sync_to_async`, which closes old connections."""
+        if message.get("type") in FAST_PATH:
+            await getattr(self, get_handler_name(message))(message)
+            return
+        await super().dispatch(message)
+
     @property
     def me(self) -> Actor:
         """The connected person (set once the connection is authorized)."""
@@ -142,8 +155,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.overflowed = False
         self.groups_joined: list[str] = []
         try:
-            user = await self._authenticate()
-            self.actor, self.stream = await self._authorize(user)
+            self.actor, self.stream = await self._admit(self._credentials())
         except Refused as refusal:
             await self.accept()
             await self._error("forbidden", refusal.detail)
@@ -178,25 +190,22 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             with contextlib.suppress(Exception):
                 await self.leaving()
         for group in self.groups_joined:
-            with contextlib.suppress(Exception):
+            try:
                 await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:
+                # A stale member only costs the layer a message to a closed channel.
+                log.warning("could not leave group %s", group, exc_info=True)
 
-    async def _authenticate(self) -> Any:
+    def _credentials(self) -> int | str:
+        """Who is connecting, without touching the database: the session's user id, or the
+        ticket to spend. Raises `Refused` for a foreign Origin or no credentials."""
         origin = origin_allowed(self.scope)
         if origin is False:
             raise Refused(_("This origin may not connect."), CLOSE_FORBIDDEN)
         query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
-        ticket = (query.get("ticket") or [""])[0]
+        ticket: str = (query.get("ticket") or [""])[0]
         if ticket:
-            user_id = await database_sync_to_async(ws_ticket_redeem)(ticket)
-            if user_id is None:
-                raise Refused(_("The ticket is unknown, used or expired."), CLOSE_UNAUTHENTICATED)
-            user = await database_sync_to_async(
-                get_user_model().objects.filter(pk=user_id, is_active=True).first
-            )()
-            if user is None:
-                raise Refused(_("Authentication required."), CLOSE_UNAUTHENTICATED)
-            return user
+            return ticket
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             raise Refused(_("Authentication required."), CLOSE_UNAUTHENTICATED)
@@ -206,15 +215,25 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             raise Refused(_("A browser session must come with this site's Origin."))
         session = self.scope.get("session")
         self.session_key = session.session_key if isinstance(session, SessionBase) else None
-        return user
+        return int(user.pk)
 
-    async def _authorize(self, user: Any) -> tuple[Actor, str]:
+    async def _admit(self, who: int | str) -> tuple[Actor, str]:
+        """Authenticate and authorize in one trip to the database (a thread hop and a
+        connection each): a user id to check again, or a ticket to spend."""
+
         def check() -> tuple[Actor, str]:
+            user_id = who
+            if isinstance(who, str):
+                user_id = ws_ticket_redeem(who) or 0
+                if not user_id:
+                    raise Refused(
+                        _("The ticket is unknown, used or expired."), CLOSE_UNAUTHENTICATED
+                    )
             if self.session_key is not None:
                 store: SessionBase = self.scope["session"]
                 if not store.exists(self.session_key):
                     raise Refused(_("The session has ended."), CLOSE_UNAUTHENTICATED)
-            fresh = get_user_model().objects.filter(pk=user.pk, is_active=True).first()
+            fresh = get_user_model().objects.filter(pk=user_id, is_active=True).first()
             if fresh is None:
                 raise Refused(_("Authentication required."), CLOSE_UNAUTHENTICATED)
             try:
@@ -228,13 +247,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def recheck(self) -> bool:
         """Authorize again; close the socket and return False when no longer allowed."""
-        user = await database_sync_to_async(
-            get_user_model().objects.filter(pk=self.me.user_id).first
-        )()
         try:
-            if user is None:
-                raise Refused(_("Authentication required."), CLOSE_UNAUTHENTICATED)
-            actor, stream = await self._authorize(user)
+            actor, stream = await self._admit(self.me.user_id)
             if stream != self.stream:
                 raise Refused(_("Your access has changed."), CLOSE_REVOKED)
         except Refused as refusal:
