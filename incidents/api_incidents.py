@@ -75,7 +75,7 @@ def incident_events(
 ) -> dict[str, Any]:
     actor = actor_for(request.user)
     incident = selectors.incident_get(actor, incident_id)
-    frames = selectors.incident_timeline(actor, incident, after=query.after, limit=query.limit + 1)
+    frames = selectors.incident_timeline(incident, after=query.after, limit=query.limit + 1)
     more = len(frames) > query.limit
     frames = frames[: query.limit]
     return {

@@ -27,7 +27,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from incidents.domain import incidents as incident_rules
-from incidents.domain.lifecycle import Action, Role, role_may
+from incidents.domain.lifecycle import TERMINAL_STATES, Action, Role, role_may
 from incidents.domain.streams import district_stream, unit_stream
 from incidents.errors import Forbidden
 from incidents.models import ACTION_LABELS, INCIDENT_ACTION_LABELS, Case, Incident, Membership
@@ -157,6 +157,12 @@ def visible_incidents(
 
 def can_view_incident(actor: Actor, incident: Incident) -> bool:
     return visible_incidents(actor, Incident.objects.filter(pk=incident.pk)).exists()
+
+
+def case_offers_incident(case: Case, offer_from_workers: int) -> bool:
+    """An open case of at least `offer_from_workers` workers offers to report a mass
+    incident from it (the case page shows the offer)."""
+    return case.state not in TERMINAL_STATES and case.workers_count >= offer_from_workers
 
 
 def check_report_incident(actor: Actor, cases: list[Case], offer_from_workers: int) -> None:

@@ -401,7 +401,7 @@ def incident_actions_for(incident: Incident, actor: Actor) -> list[str]:
 
 
 def incident_timeline(
-    actor: Actor, incident: Incident, *, after: int = 0, limit: int = 500
+    incident: Incident, *, after: int = 0, limit: int = 500
 ) -> list[dict[str, Any]]:
     """The incident room's stream from the log: the same frames the socket sends."""
     return [

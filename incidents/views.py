@@ -25,7 +25,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents import selectors, services
-from incidents.domain.lifecycle import TERMINAL_STATES, Action, role_may
+from incidents.domain.lifecycle import Action, role_may
 from incidents.errors import Forbidden, NotFound, ServiceError
 from incidents.forms import (
     BulkTransitionForm,
@@ -37,7 +37,7 @@ from incidents.forms import (
 )
 from incidents.labels import EVENT_DATA_LABELS, EVENT_LABELS
 from incidents.models import ACTION_LABELS, STATE_LABELS, Case, Clock, DispatchSlip, FundEntry
-from incidents.policy import Actor, check_register, visible_incidents
+from incidents.policy import Actor, case_offers_incident, check_register, visible_incidents
 from incidents.views_incidents import may_report_from
 from incidents.web import page_actor
 
@@ -189,6 +189,7 @@ def _case_context(request: HttpRequest, actor: Actor, number: str) -> dict[str, 
         for event in case.events.all()
     ]
     slips = list(case.slips.all())
+    offer = services.incident_settings(actor.district_id).offer_from_workers
     return {
         "case": case,
         "detail": detail,
@@ -207,12 +208,8 @@ def _case_context(request: HttpRequest, actor: Actor, number: str) -> dict[str, 
         "action_forms": action_forms(actor, detail["actions"], case.revision),
         "sees_personal_data": actor.sees_personal_data,
         "incidents": list(visible_incidents(actor).filter(cases=case).order_by("-reported_at")),
-        "may_report_incident": (
-            case.state not in TERMINAL_STATES
-            and case.workers_count
-            >= services.incident_settings(actor.district_id).offer_from_workers
-            and may_report_from(actor, case)
-        ),
+        "may_report_incident": case_offers_incident(case, offer)
+        and may_report_from(actor, case, offer),
     }
 
 

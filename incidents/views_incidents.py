@@ -38,9 +38,10 @@ def _incident(actor: Actor, incident_id: int) -> Incident:
         raise Http404(_("No such incident.")) from None
 
 
-def may_report_from(actor: Actor, case: Case | None) -> bool:
-    """Whether `actor` may report a mass incident (from `case`, when given)."""
-    threshold = services.incident_settings(actor.district_id).offer_from_workers
+def may_report_from(actor: Actor, case: Case | None, threshold: int | None = None) -> bool:
+    """Whether `actor` may report a mass incident (from `case`, when given) on a page."""
+    if threshold is None:
+        threshold = services.incident_settings(actor.district_id).offer_from_workers
     try:
         check_report_incident(actor, [case] if case else [], threshold)
     except Forbidden:
@@ -141,7 +142,7 @@ def _timeline_item(frame: dict[str, Any]) -> dict[str, Any]:
 
 def _room_context(actor: Actor, incident: Incident) -> dict[str, Any]:
     detail = selectors.incident_detail(incident, actor)
-    frames = selectors.incident_timeline(actor, incident, limit=TIMELINE_LENGTH)
+    frames = selectors.incident_timeline(incident, limit=TIMELINE_LENGTH)
     return {
         "incident": incident,
         "detail": detail,

@@ -47,6 +47,19 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
 
+def redis_or_skip(url: str) -> None:
+    """Skip the test when no Redis answers at `url`; under CI=true, fail instead."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        message = f"Redis is not reachable at {url} ({exc}); set REDIS_URL or start Redis"
+        if in_ci():
+            pytest.fail(f"CI=true: {message}")
+        pytest.skip(message)
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings: Any) -> None:
     """The demo people's passwords are hashed per test; PBKDF2 would cost seconds each."""

@@ -11,6 +11,7 @@ not used). Without it the browser tests are skipped, except under CI=true where 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -68,6 +69,30 @@ class LiveHub(str):
     def log_since_start(self) -> str:
         """The server's output after it first answered (startup noise excluded)."""
         return self.log()[self.log_offset_at_start :]
+
+
+def api_call(
+    base: str, method: str, path: str, token: str, body: dict[str, Any] | None = None
+) -> tuple[int, dict[str, Any]]:
+    """One JSON request to a running hub with a bearer token: (status, body)."""
+    request = urllib.request.Request(  # noqa: S310 (loopback only)
+        f"{base}{path}",
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def api_post(base: str, token: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST that must succeed; returns the answer's body."""
+    status, answer = api_call(base, "POST", path, token, body)
+    assert 200 <= status < 300, (path, status, answer)
+    return answer
 
 
 def _free_port() -> int:

@@ -10,15 +10,13 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import discard, new_hub, start, stop
+from tests.e2e.conftest import api_post, discard, new_hub, start, stop
 from tests.e2e.test_intake_journey import log_in, new_credit_code
 from tests.factories import intake_payload
 
@@ -26,17 +24,6 @@ if TYPE_CHECKING:
     from tests.e2e.conftest import LiveHub
 
 pytestmark = pytest.mark.e2e
-
-
-def api_post(hub: str, token: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(  # noqa: S310 (the hub's own loopback address)
-        f"{hub}{path}",
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        return json.loads(response.read())
 
 
 def register(hub: LiveHub, token: str) -> str:

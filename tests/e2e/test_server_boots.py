@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 
 from incidents.domain.identifiers import credit_code_check_char
+from tests.e2e.conftest import api_call
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import LiveHub
@@ -138,22 +139,6 @@ def test_api_docs_render_in_the_browser_without_other_hosts(live_hub: LiveHub, p
 def _sqlite_time(moment: datetime) -> str:
     # Django stores aware datetimes in SQLite as naive UTC text.
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
-
-
-def api_call(
-    hub: LiveHub, method: str, path: str, token: str, body: dict[str, Any] | None = None
-) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(  # noqa: S310 (loopback only)
-        f"{hub}{path}",
-        method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
 
 
 def test_embedded_clock_sweep_runs_in_the_server_without_errors(live_hub: LiveHub) -> None:

@@ -22,7 +22,7 @@ from django.test import override_settings
 from incidents.models import Case
 from incidents.policy import actor_for
 from incidents.services import Intake, ProjectInput, case_register
-from tests.conftest import in_ci
+from tests.conftest import redis_or_skip
 from tests.factories import credit_code
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -30,21 +30,9 @@ pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 
-def _redis_or_skip() -> None:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except Exception as exc:
-        message = f"Redis is not reachable at {REDIS_URL} ({exc}); set REDIS_URL or start Redis"
-        if in_ci():
-            pytest.fail(f"CI=true: {message}")
-        pytest.skip(message)
-
-
 @pytest.fixture
 def redis_layer() -> Any:
-    _redis_or_skip()
+    redis_or_skip(REDIS_URL)
     layers = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",

@@ -14,7 +14,6 @@ import asyncio
 import json
 import os
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,8 +23,8 @@ from typing import Any
 import pytest
 import websockets
 
-from tests.conftest import in_ci
-from tests.e2e.conftest import LiveHub, discard, new_hub, serve, stop
+from tests.conftest import redis_or_skip
+from tests.e2e.conftest import LiveHub, api_post, discard, new_hub, serve, stop
 from tests.e2e.conftest import _free_port as free_port
 from tests.e2e.conftest import _wait_until_up as wait_until_up
 from tests.factories import credit_code, intake_payload
@@ -36,22 +35,10 @@ REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 IDLE_SECONDS = 7  # longer than redis-py 8's default socket timeout (5 s)
 
 
-def _redis_or_skip() -> None:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except Exception as exc:
-        message = f"Redis is not reachable at {REDIS_URL} ({exc}); set REDIS_URL or start Redis"
-        if in_ci():
-            pytest.fail(f"CI=true: {message}")
-        pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def seeded() -> Iterator[LiveHub]:
     """One migrated, seeded database (SQLite file) that both processes share."""
-    _redis_or_skip()
+    redis_or_skip(REDIS_URL)
     hub = new_hub(cases=0)
     try:
         yield hub
@@ -93,17 +80,6 @@ class Pair:
         return "\n".join(log.read_text(errors="replace")[-3000:] for log in self.logs)
 
 
-def post(url: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(  # noqa: S310 (loopback)
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        return json.loads(response.read())
-
-
 async def next_frame(ws: Any, kind: str, within: float = 10) -> dict[str, Any]:
     deadline = time.monotonic() + within
     while True:
@@ -123,7 +99,7 @@ def test_an_event_made_through_one_process_reaches_a_client_of_the_other(
     pair.start()
     try:
         first, second = pair.urls
-        ticket = post(f"{first}/api/v1/ws-ticket", command_token, {})["ticket"]
+        ticket = api_post(first, command_token, "/api/v1/ws-ticket", {})["ticket"]
 
         async def scenario() -> tuple[dict[str, Any], dict[str, Any], str]:
             ws_url = first.replace("http://", "ws://") + f"/ws/dashboard/?ticket={ticket}"
@@ -134,7 +110,9 @@ def test_an_event_made_through_one_process_reaches_a_client_of_the_other(
                 payload = intake_payload(
                     employer={"name": "湖州宏达建筑劳务有限公司", "credit_code": credit_code()}
                 )
-                made = await asyncio.to_thread(post, f"{second}/api/v1/cases", clerk_token, payload)
+                made = await asyncio.to_thread(
+                    api_post, second, clerk_token, "/api/v1/cases", payload
+                )
                 frame = await next_frame(ws, "case.registered")
                 return hello, frame, made["case_number"]
 
