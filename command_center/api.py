@@ -104,11 +104,13 @@ def not_found(request: HttpRequest, rest: str) -> HttpResponse:
 
 
 def register_routers() -> None:
+    from alerts.api import router as alerts_router
     from incidents.api import router as incidents_router
     from incidents.api_incidents import router as incident_router
 
     api.add_router("/", incidents_router)
     api.add_router("/", incident_router)
+    api.add_router("/", alerts_router)
 
 
 register_routers()

@@ -19,6 +19,8 @@ from typing import Any
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from alerts.models import period_label
+from alerts.selectors import alert_board
 from incidents import selectors
 from incidents.domain.lifecycle import OPEN_STATES, CaseState
 from incidents.events import event_frame, stream_latest
@@ -142,4 +144,6 @@ def summary(actor: Actor, *, now: datetime | None = None) -> dict[str, Any]:
         "clocks": clocks(actor, now=now),
         "incidents": [selectors.incident_summary(i, now=now) for i in incidents],
         "since": now - timedelta(days=1),
+        "alerts": (board := alert_board(actor, now=now)),
+        "period": period_label(board.period),
     }

@@ -1,8 +1,9 @@
 """Background work for the embedded mode, run by the ASGI server's own process.
 
-Production runs the clock sweep from Celery beat; a laptop or a demo has no beat, so
-`LifespanApp` starts a loop on ASGI startup that calls the same service every
-`CLOCK_SWEEP_SECONDS`, and stops it on shutdown.
+Production runs the clock sweep, the SMS outbox and the alert escalations from Celery; a
+laptop or a demo has no Celery worker, so `LifespanApp` starts loops on ASGI startup that
+call the same services (the clock sweep every `CLOCK_SWEEP_SECONDS`; the outbox as soon as a
+commit queues a message, else every `SMS_SWEEP_SECONDS`), and stops them on shutdown.
 
 In every mode each ASGI process also runs the event relay's catch-up every
 `RELAY_SWEEP_SECONDS`: events committed while the channel layer was down reach live
@@ -50,6 +51,27 @@ async def relay_forever(interval: float) -> None:
         await asyncio.sleep(interval)
 
 
+async def alerts_forever(interval: float) -> None:
+    """Send SMS as soon as a commit queues some (or every `interval`), and sweep alerts."""
+    from alerts.services import alerts_tick, outbox_send
+    from alerts.services.outbox import outbox_kicked
+
+    last_tick = 0.0
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            await sync_to_async(outbox_send, thread_sensitive=False)()
+            if loop.time() - last_tick >= settings.ALERT_SWEEP_SECONDS:
+                last_tick = loop.time()
+                await sync_to_async(alerts_tick, thread_sensitive=False)()
+        except Exception:
+            log.exception("alert sweep failed; retrying next round")
+        waited = 0.0
+        while waited < interval and not outbox_kicked():
+            await asyncio.sleep(0.2)
+            waited += 0.2
+
+
 class LifespanApp:
     """Wraps the ASGI app: answers lifespan events and owns the background loops."""
 
@@ -67,6 +89,10 @@ class LifespanApp:
                 if settings.EMBEDDED_SWEEP and settings.CLOCK_SWEEP_SECONDS > 0:
                     self.tasks.append(
                         asyncio.create_task(sweep_forever(settings.CLOCK_SWEEP_SECONDS))
+                    )
+                if settings.EMBEDDED_SWEEP and settings.SMS_SWEEP_SECONDS > 0:
+                    self.tasks.append(
+                        asyncio.create_task(alerts_forever(settings.SMS_SWEEP_SECONDS))
                     )
                 if settings.RELAY_SWEEP_SECONDS > 0:
                     self.tasks.append(

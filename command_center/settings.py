@@ -7,6 +7,7 @@ production is switched on by variables only. Every variable is listed in
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -185,6 +186,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "Asia/Shanghai"
 CLOCK_SWEEP_SECONDS = envint("CLOCK_SWEEP_SECONDS", "60")
+# The outbox is drained this often by beat (and after each commit that queues a message);
+# escalations, daily-report checks and expiries are swept every ALERT_SWEEP_SECONDS.
+SMS_SWEEP_SECONDS = envint("SMS_SWEEP_SECONDS", "5")
+ALERT_SWEEP_SECONDS = envint("ALERT_SWEEP_SECONDS", "15")
 CELERY_BEAT_SCHEDULE = {
     "sweep-clocks": {
         "task": "incidents.tasks.sweep_clocks",
@@ -193,12 +198,39 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency": {"task": "incidents.tasks.purge_idempotency", "schedule": 3600.0},
     "relay-events": {"task": "incidents.tasks.relay_events", "schedule": 5.0},
     "purge-presence": {"task": "incidents.tasks.purge_presence", "schedule": 60.0},
+    "send-sms": {"task": "alerts.tasks.send_outbox", "schedule": float(SMS_SWEEP_SECONDS)},
+    "alerts-tick": {"task": "alerts.tasks.tick", "schedule": float(ALERT_SWEEP_SECONDS)},
 }
 # Every ASGI process also relays any event the fast path left behind (Redis was down) this
 # often, so that live screens catch up within seconds of Redis returning (0 turns it off).
 RELAY_SWEEP_SECONDS = envint("RELAY_SWEEP_SECONDS", "5")
 # Embedded mode has no beat: the ASGI process runs the sweep itself (0 turns it off).
 EMBEDDED_SWEEP = envbool("EMBEDDED_SWEEP", "false" if REDIS_URL else "true")
+
+# --- SMS alerts -----------------------------------------------------------------------------
+# `console` (prints), `locmem` (tests), `twilio`, `aliyun`, or a dotted path to a backend class.
+SMS_BACKEND = os.getenv("SMS_BACKEND", "console")
+# The address the provider calls back, and the one webhook signatures are checked against
+# (the hub may sit behind a proxy that changes scheme, host or port). Also used in SMS links.
+PUBLIC_BASE_URL = os.getenv("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Messages per second, shared by every worker (through Redis when REDIS_URL is set).
+SMS_RATE_PER_SECOND = float(os.getenv("SMS_RATE_PER_SECOND", "10"))
+# A claimed message not finished within this many seconds is claimed again by another worker.
+SMS_LEASE_SECONDS = envint("SMS_LEASE_SECONDS", "60")
+TWILIO_ACCOUNT_SID = os.getenv("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.getenv("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM = os.getenv("TWILIO_FROM", "")
+TWILIO_MESSAGING_SERVICE_SID = os.getenv("TWILIO_MESSAGING_SERVICE_SID", "")
+TWILIO_BASE_URL = os.getenv("TWILIO_BASE_URL", "https://api.twilio.com").rstrip("/")
+TWILIO_TIMEOUT_SECONDS = float(os.getenv("TWILIO_TIMEOUT_SECONDS", "10"))
+ALIYUN_ACCESS_KEY_ID = os.getenv("ALIYUN_ACCESS_KEY_ID", "")
+ALIYUN_ACCESS_KEY_SECRET = os.getenv("ALIYUN_ACCESS_KEY_SECRET", "")
+ALIYUN_SMS_SIGN_NAME = os.getenv("ALIYUN_SMS_SIGN_NAME", "")
+ALIYUN_SMS_ENDPOINT = os.getenv("ALIYUN_SMS_ENDPOINT", "dysmsapi.aliyuncs.com")
+ALIYUN_SMS_PROTOCOL = os.getenv("ALIYUN_SMS_PROTOCOL", "https")
+# Our template names → the provider's approved template codes, as JSON:
+# {"incident_opened": "SMS_1234", ...}; see alerts/domain/messages.py for the names.
+ALIYUN_SMS_TEMPLATES = json.loads(os.getenv("ALIYUN_SMS_TEMPLATES", "{}") or "{}")
 
 # --- auth -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -267,4 +299,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+    # The Twilio SDK logs each request's parameters (phone numbers among them) at INFO.
+    "loggers": {"twilio.http_client": {"level": "WARNING"}},
 }

@@ -16,4 +16,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("dashboard/panels/", views.panels, name="dashboard-panels"),
     path("", include("incidents.urls")),
+    path("", include("alerts.urls")),
 ]

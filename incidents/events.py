@@ -22,6 +22,7 @@ replays the stream from the log with `stream_events`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -65,10 +66,12 @@ def event_record(
     after: str = "",
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
+    units: Iterable[int] = (),
 ) -> Event:
     """Append one event; it is relayed once the surrounding transaction commits.
 
-    `actor` is None for the system's own steps (the clock sweep, demo set-up).
+    `actor` is None for the system's own steps (the clock sweep, demo set-up). `units` adds
+    the streams of units the event concerns beyond those of its case or incident.
     """
     district_id = district if isinstance(district, int) else district.pk
     payload = dict(data or {})
@@ -80,7 +83,7 @@ def event_record(
         payload.setdefault("incident_id", incident.pk)
         payload.setdefault("status", incident.status)
         payload.setdefault("level", incident.level)
-    streams = event_streams(district_id, case=case, incident=incident)
+    streams = event_streams(district_id, case=case, incident=incident, units=units)
     _lock_log(district_id)
     event = Event.objects.create(
         district_id=district_id,
@@ -124,26 +127,27 @@ def event_streams(
     *,
     case: Case | None = None,
     incident: Incident | None = None,
+    units: Iterable[int] = (),
 ) -> list[str]:
-    """The streams an event about `case` and/or `incident` belongs to."""
-    units: set[int] = set()
+    """The streams an event about `case` and/or `incident` (and `units`) belongs to."""
+    unit_ids: set[int] = set(units)
     incidents: set[int] = set()
     if case is not None:
         if case.responsible_unit_id is not None:
-            units.add(case.responsible_unit_id)
+            unit_ids.add(case.responsible_unit_id)
         if case.pk is not None:
             # `.all()` uses a prefetch when the caller made one (the clock sweep does).
-            units.update(u.pk for u in case.assisting_units.all())
+            unit_ids.update(u.pk for u in case.assisting_units.all())
             incidents.update(
                 i.pk for i in case.incidents.all() if i.status in _OPEN_INCIDENT_STATUSES
             )
     if incident is not None:
         incidents.add(incident.pk)
-        units.add(incident.town_id)
-        units.update(incident.units.values_list("pk", flat=True))
+        unit_ids.add(incident.town_id)
+        unit_ids.update(incident.units.values_list("pk", flat=True))
     return [
         district_stream(district_id),
-        *(unit_stream(u) for u in sorted(units)),
+        *(unit_stream(u) for u in sorted(unit_ids)),
         *(incident_stream(i) for i in sorted(incidents)),
     ]
 

@@ -21,6 +21,19 @@ EVENT_LABELS: dict[str, Any] = {
     "incident.chat": gettext_lazy("Message"),
     "incident.acknowledged": gettext_lazy("Acknowledged"),
     **{f"incident.{action.value}": label for action, label in INCIDENT_ACTION_LABELS.items()},
+    "alert.raised": gettext_lazy("SMS alert raised"),
+    "alert.escalated": gettext_lazy("SMS alert escalated"),
+    "alert.exhausted": gettext_lazy("SMS alert: nobody acknowledged"),
+    "alert.acknowledged": gettext_lazy("SMS alert acknowledged"),
+    "alert.cancelled": gettext_lazy("SMS alert stopped: no longer needed"),
+    "alert.replied": gettext_lazy("Reply from the field"),
+    "sms.sent": gettext_lazy("SMS sent"),
+    "sms.delivered": gettext_lazy("SMS delivered"),
+    "sms.undelivered": gettext_lazy("SMS not delivered"),
+    "sms.failed": gettext_lazy("SMS failed"),
+    "sms.given_up": gettext_lazy("SMS given up"),
+    "zero_report.filed": gettext_lazy("Daily report filed"),
+    "zero_report.missing": gettext_lazy("Daily report missing"),
 }
 # Event details worth showing in the timeline, with their labels.
 EVENT_DATA_LABELS: dict[str, Any] = {
@@ -42,4 +55,12 @@ EVENT_DATA_LABELS: dict[str, Any] = {
     "commander": gettext_lazy("commander"),
     "case_numbers": gettext_lazy("cases"),
     "note": gettext_lazy("note"),
+    "officer": gettext_lazy("officer"),
+    "to": gettext_lazy("to"),
+    "recipients": gettext_lazy("paged"),
+    "nobody_on_duty": gettext_lazy("nobody on duty"),
+    "by": gettext_lazy("by"),
+    "via": gettext_lazy("via"),
+    "error_code": gettext_lazy("error code"),
+    "text": gettext_lazy("text"),
 }

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from alerts.selectors import incident_alerts
 from incidents import selectors, services
 from incidents.domain import incidents as rules
 from incidents.domain.lifecycle import Role
@@ -156,6 +157,7 @@ def _room_context(actor: Actor, incident: Incident) -> dict[str, Any]:
         "may_post": _may_post(actor, incident),
         "labels": live_labels(),
         "levels": [lv.value for lv in rules.Level],
+        "alerts": incident_alerts(actor, incident),
     }
 
 

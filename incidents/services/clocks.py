@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from alerts.services.paging import alerts_cancel, clock_alert_key, clock_alert_raise
 from incidents.domain import workdays
 from incidents.events import event_record
 from incidents.models import (
@@ -22,10 +23,16 @@ def clock_start(case: Case, kind: str, *, started_at: datetime, due_at: datetime
 
 
 def clocks_stop(case: Case, stops: dict[str, str], *, now: datetime) -> None:
+    """Stop the case's live clocks of the given kinds; alerts about late ones stop too."""
     for kind, status in stops.items():
-        Clock.objects.filter(
+        live = Clock.objects.filter(
             case=case, kind=kind, status__in=[Clock.Status.RUNNING, Clock.Status.OVERDUE]
-        ).update(status=status, stopped_at=now)
+        )
+        overdue = live.filter(status=Clock.Status.OVERDUE).values_list("pk", flat=True)
+        late = [clock_alert_key(pk) for pk in overdue]
+        live.update(status=status, stopped_at=now)
+        if late:
+            alerts_cancel(keys=late, now=now, why="deadline_stopped")
 
 
 def clock_due(case: Case, kind: str, now: datetime) -> datetime:
@@ -71,6 +78,7 @@ def clocks_sweep(*, now: datetime | None = None, batch: int = 500) -> int:
                     after=clock.case.state,
                     data={"clock": clock.kind, "due_at": clock.due_at.isoformat()},
                 )
+                clock_alert_raise(clock=clock, now=now)
                 marked += 1
         if len(due) < batch:
             return marked

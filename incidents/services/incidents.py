@@ -16,6 +16,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alerts.domain.duty import Reason
+from alerts.services.paging import (
+    alerts_acknowledge_for_unit,
+    alerts_cancel,
+    incident_alerts_raise,
+)
 from incidents.domain import incidents as rules
 from incidents.errors import Conflict, Invalid, NotFound
 from incidents.events import event_record
@@ -175,6 +181,7 @@ def incident_report(*, actor: Actor, data: IncidentInput, source: str = "command
                 "source": source,
             },
         )
+        incident_alerts_raise(incident=incident, reason=Reason.INCIDENT_OPENED, now=now)
     return incident
 
 
@@ -220,7 +227,6 @@ def incident_transition(
         if action in rules.REASON_REQUIRED:
             require_reason(change.reason)
         now = timezone.now()
-        data = _INCIDENT_HANDLERS.get(action, _no_change)(actor, incident, change)
         if after is not before:
             incident.status = after.value
             stamp = {
@@ -231,9 +237,11 @@ def incident_transition(
             setattr(incident, stamp, now)
         if action is rules.Action.ACTIVATE and incident.commander_id is None:
             incident.commander_id = actor.user_id
+        level_before = rules.Level(incident.level)
+        data = _INCIDENT_HANDLERS.get(action, _no_change)(actor, incident, change)
         incident.revision += 1
         incident.save()
-        return event_record(
+        event = event_record(
             at=now,
             district=incident.district_id,
             incident=incident,
@@ -244,6 +252,11 @@ def incident_transition(
             after=after.value,
             data=data,
         )
+        if rules.graver(rules.Level(incident.level), level_before):
+            incident_alerts_raise(incident=incident, reason=Reason.LEVEL_RAISED, now=now)
+        if after is rules.Status.CLOSED:
+            alerts_cancel(incident=incident, now=now, why="incident_closed")
+        return event
 
 
 def _no_change(actor: Actor, incident: Incident, change: IncidentChange) -> dict[str, Any]:
@@ -323,11 +336,25 @@ def room_chat(*, actor: Actor, incident_id: int, text: Any) -> Event:
 
 
 def room_acknowledge(*, actor: Actor, incident_id: int, note: Any = "") -> Event:
-    """Someone in the room confirms they have the incident in hand (for their unit)."""
+    """Someone in the room confirms they have the incident in hand (for their unit).
+
+    It also acknowledges their unit's open SMS alerts about the incident.
+    """
     body = _room_text(note if note is not None else "", "note", required=False)
-    return _room_post(
-        actor, incident_id, "incident.acknowledged", {"note": body, "acting_unit_id": actor.unit_id}
-    )
+    with transaction.atomic():
+        event = _room_post(
+            actor,
+            incident_id,
+            "incident.acknowledged",
+            {"note": body, "acting_unit_id": actor.unit_id},
+        )
+        alerts_acknowledge_for_unit(
+            incident_id=incident_id,
+            unit_id=actor.unit_id,
+            user=event.actor,
+            now=event.at,
+        )
+    return event
 
 
 def _room_post(actor: Actor, incident_id: int, kind: str, data: dict[str, Any]) -> Event:

@@ -24,7 +24,8 @@ function timelineItem(frame) {
       el("span", { class: "chat-text" }, data.text || ""),
     );
   }
-  const said = frame.reason || data.note;
+  const said = frame.reason || data.note || data.text;
+  const who = data.officer || (frame.kind.startsWith("alert.") ? data.unit : "");
   return el(
     "li",
     { class: kindClass, "data-id": String(frame.id), "data-kind": frame.kind },
@@ -32,6 +33,8 @@ function timelineItem(frame) {
     " ",
     el("strong", {}, text.events[frame.kind] || frame.kind),
     data.case_number ? ` ${data.case_number}` : "",
+    who ? " " : "",
+    who ? el("span", { class: "who" }, who) : "",
     frame.actor ? " " : "",
     frame.actor ? el("span", { class: "actor" }, frame.actor) : "",
     said ? " " : "",
@@ -60,6 +63,7 @@ function onEvent(frame) {
   }
   if (data.people_count !== undefined) setText("incident-people", data.people_count);
   if (data.commander) setText("incident-commander", data.commander);
+  if (frame.kind.startsWith("alert.") || frame.kind.startsWith("sms.")) refreshAlerts();
   if (frame.before !== frame.after || frame.kind === "incident.take_command") {
     // The controls offered depend on the status (and carry its revision): fetch them again.
     refreshControls();
@@ -73,6 +77,20 @@ function refreshControls() {
     select: "#controls",
     swap: "outerHTML",
   });
+}
+
+let alertsTimer = null;
+function refreshAlerts() {
+  // Delivery reports come in bursts: fetch the alert panel once they settle.
+  if (!window.htmx || !document.getElementById("room-alerts")) return;
+  clearTimeout(alertsTimer);
+  alertsTimer = setTimeout(() => {
+    window.htmx.ajax("GET", window.location.pathname, {
+      target: "#room-alerts",
+      select: "#room-alerts",
+      swap: "outerHTML",
+    });
+  }, 800);
 }
 
 function onPresence(list) {

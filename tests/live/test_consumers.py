@@ -459,9 +459,15 @@ async def test_room_carries_status_changes_and_linked_case_updates(district: Any
     ws, _hello = await connect(f"/ws/incidents/{incident.pk}/", user="command", resume=False)
     await frames(ws, 1)
     await ws.send_json_to({"type": "resume", "after": 0})
-    (reported,) = await frames(ws, 1)
+    # The report, then the SMS alerts it raised for each unit taking part.
+    opened = await sync_to_async(
+        Event.objects.filter(entries__stream=f"incident.{incident.pk}").count
+    )()
+    reported, *alerts = await frames(ws, opened)
     assert reported["kind"] == "incident.reported"
     assert reported["data"]["case_numbers"] == [case.number]
+    assert alerts
+    assert all(a["kind"].startswith("alert.") for a in alerts)
 
     command = await sync_to_async(lambda: actor_for(User.objects.get(username="command")))()
     await in_thread(services.incident_transition)(

@@ -6,7 +6,9 @@ import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
 
+from alerts.demo import load_duty
 from incidents import demo
 
 
@@ -19,6 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         district = demo.load_reference()
+        shifts = load_duty(district, today=timezone.localdate())
         total = options["cases"]
 
         def progress(done: int) -> None:
@@ -32,6 +35,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo district {district.code}: reference data loaded; "
+                f"{shifts} duty shifts added; "
                 + (f"{made} demo cases made." if made else "demo cases already present.")
             )
         )
