@@ -213,7 +213,7 @@ SMS_BACKEND = os.getenv("SMS_BACKEND", "console")
 # The address the provider calls back, and the one webhook signatures are checked against
 # (the hub may sit behind a proxy that changes scheme, host or port). Also used in SMS links.
 PUBLIC_BASE_URL = os.getenv("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
-# Messages per second, shared by every worker (through Redis when REDIS_URL is set).
+# Messages per second, shared by every worker (through Redis when REDIS_URL is set); 0: no limit.
 SMS_RATE_PER_SECOND = float(os.getenv("SMS_RATE_PER_SECOND", "10"))
 # A claimed message not finished within this many seconds is claimed again by another worker.
 SMS_LEASE_SECONDS = envint("SMS_LEASE_SECONDS", "60")

@@ -64,3 +64,15 @@ def redis_or_skip(url: str) -> None:
 def fast_password_hashing(settings: Any) -> None:
     """The demo people's passwords are hashed per test; PBKDF2 would cost seconds each."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def sms_in_memory(settings: Any) -> Any:
+    """SMS go to the in-memory backend (`alerts.backends.locmem.outbox`), at no set pace."""
+    from alerts.backends import locmem
+
+    settings.SMS_BACKEND = "locmem"
+    settings.SMS_RATE_PER_SECOND = 0
+    locmem.reset()
+    yield locmem
+    locmem.reset()

@@ -1,0 +1,51 @@
+"""Send the SMS outbox and sweep alert escalations: a worker for hosts without Celery.
+
+Production normally runs these as Celery tasks (`alerts.tasks`); this command does the same
+work in a plain loop, and any number of copies may run beside Celery workers: they claim
+messages with leases, so none is sent twice.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from alerts.services import alerts_tick, outbox_send
+
+
+class Command(BaseCommand):
+    help = "Send queued SMS and escalate unacknowledged alerts until stopped (or --once)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--once", action="store_true", help="drain once and exit")
+        parser.add_argument(
+            "--interval", type=float, default=1.0, help="seconds between outbox polls"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        stopping = False
+
+        def stop(signum: int, frame: Any) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        last_tick = 0.0
+        while True:
+            sent = outbox_send(max_batches=1)
+            if time.monotonic() - last_tick >= settings.ALERT_SWEEP_SECONDS:
+                last_tick = time.monotonic()
+                alerts_tick()
+            if sent:
+                self.stdout.write(f"sent {sent}")
+            if options["once"] and not sent:
+                return
+            if stopping:
+                return
+            if not sent:
+                time.sleep(options["interval"])
