@@ -36,3 +36,52 @@ def production_backends(app_configs: Any, **kwargs: Any) -> list[Error]:
             )
         )
     return errors
+
+
+@register()
+def sms_configuration(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """The SMS backend's settings: complete for the chosen provider; a real one in production."""
+    from alerts.backends import BACKEND_ALIASES
+    from alerts.domain.messages import TEMPLATES
+
+    errors: list[Error] = []
+    backend = settings.SMS_BACKEND
+    if not settings.DEBUG and backend in ("console", "locmem"):
+        errors.append(
+            Error(
+                f"SMS_BACKEND={backend} sends no SMS; field officers would never be alerted.",
+                hint="Set SMS_BACKEND=twilio or aliyun and the provider's settings.",
+                id="hub.E010",
+            )
+        )
+    if backend in ("twilio", BACKEND_ALIASES["twilio"]):
+        missing = [
+            name
+            for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
+            if not getattr(settings, name)
+        ]
+        if not (settings.TWILIO_FROM or settings.TWILIO_MESSAGING_SERVICE_SID):
+            missing.append("TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID")
+        if missing:
+            errors.append(
+                Error(
+                    "The Twilio SMS backend is missing: " + ", ".join(missing) + ".",
+                    id="hub.E011",
+                )
+            )
+    if backend in ("aliyun", BACKEND_ALIASES["aliyun"]):
+        from alerts.backends.aliyun import configuration_problems
+
+        errors.extend(
+            Error(problem, id="hub.E012") for problem in configuration_problems(TEMPLATES)
+        )
+    if not settings.DEBUG and not settings.PUBLIC_BASE_URL.startswith("https://"):
+        errors.append(
+            Error(
+                "PUBLIC_BASE_URL must be the hub's https:// address: SMS links and the "
+                "provider's signed callbacks use it.",
+                hint="Set PUBLIC_BASE_URL=https://hub.example.gov.cn",
+                id="hub.E013",
+            )
+        )
+    return errors

@@ -29,12 +29,27 @@ SETTINGS_VARS = (
     "SECURE_HSTS_SECONDS",
     "SECURE_HSTS_PRELOAD",
     "DJANGO_SETTINGS_MODULE",
+    "SMS_BACKEND",
+    "PUBLIC_BASE_URL",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_FROM",
+    "TWILIO_MESSAGING_SERVICE_SID",
+    "ALIYUN_ACCESS_KEY_ID",
+    "ALIYUN_ACCESS_KEY_SECRET",
+    "ALIYUN_SMS_SIGN_NAME",
+    "ALIYUN_SMS_TEMPLATES",
 )
 PRODUCTION = {
     "DEBUG": "false",
     "ALLOWED_HOSTS": "hub.example.org",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/hub",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "SMS_BACKEND": "twilio",
+    "PUBLIC_BASE_URL": "https://hub.example.org",
+    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "TWILIO_AUTH_TOKEN": "token",
+    "TWILIO_FROM": "+15005550006",
 }
 
 
@@ -92,6 +107,44 @@ def test_check_deploy_names_each_missing_production_variable(missing: str, error
 
     assert result.returncode != 0
     assert {i for i in issues(result) if i.startswith("hub.")} == {error}
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"SMS_BACKEND": "console"}, "hub.E010"),
+        ({"TWILIO_AUTH_TOKEN": ""}, "hub.E011"),
+        ({"TWILIO_FROM": ""}, "hub.E011"),
+        ({"PUBLIC_BASE_URL": "http://hub.example.org"}, "hub.E013"),
+        ({"SMS_BACKEND": "aliyun"}, "hub.E012"),
+    ],
+)
+def test_check_deploy_refuses_an_sms_set_up_that_would_alert_nobody(
+    change: dict[str, str], error: str
+) -> None:
+    env = {**PRODUCTION, "SECRET_KEY": secrets.token_urlsafe(64), **change}
+
+    result = check_deploy(**env)
+
+    assert result.returncode != 0
+    assert {i for i in issues(result) if i.startswith("hub.")} == {error}, result.stderr
+
+
+def test_check_deploy_passes_with_a_complete_aliyun_set_up() -> None:
+    from alerts.domain.messages import TEMPLATES
+
+    templates = {name: f"SMS_{n:06d}" for n, name in enumerate(TEMPLATES)}
+    env = {
+        **PRODUCTION,
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "SMS_BACKEND": "aliyun",
+        "ALIYUN_ACCESS_KEY_ID": "LTAI-test",
+        "ALIYUN_ACCESS_KEY_SECRET": "secret",
+        "ALIYUN_SMS_SIGN_NAME": "南浔欠薪指挥",
+        "ALIYUN_SMS_TEMPLATES": json.dumps(templates),
+    }
+    result = check_deploy(**env)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_development_defaults_pass_the_hub_checks_with_debug() -> None:
