@@ -1,0 +1,43 @@
+"""Import a duty roster from a CSV file, all or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from alerts.services import roster_import
+from incidents.models import District
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a duty roster: a UTF-8 CSV with the columns day, unit, duty, name, phone. "
+        "Nothing is imported if any row is wrong; every error is listed by line."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--district", default="", help="district code (default: the only one)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        districts = District.objects.all()
+        if options["district"]:
+            districts = districts.filter(code=options["district"])
+        if districts.count() != 1:
+            raise CommandError("Name the district with --district CODE.")
+        try:
+            text = options["file"].read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"Cannot read {options['file']}: {exc}") from exc
+        result = roster_import(district_id=districts.get().pk, text=text)
+        if result.errors:
+            for error in result.errors:
+                self.stderr.write(error)
+            raise CommandError(f"{len(result.errors)} wrong rows: nothing imported.")
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imported {result.shifts} duties; {result.officers_created} new officers."
+            )
+        )
