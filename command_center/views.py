@@ -28,7 +28,7 @@ def home(request: HttpRequest) -> HttpResponse:
         {
             "events": [{**e, "label": EVENT_LABELS.get(e["kind"], e["kind"])} for e in events],
             "after": head,
-            "labels": live_labels(),
+            "labels": live_labels(actor.district_id),
         }
     )
     return render(request, "command_center/dashboard.html", context)

@@ -50,9 +50,10 @@ def may_report_from(actor: Actor, case: Case | None, threshold: int | None = Non
     return Role.INTEGRATION not in actor.roles  # the 110 link reports through the API
 
 
-def live_labels() -> dict[str, Any]:
+def live_labels(district_id: int) -> dict[str, Any]:
     """What the page's script needs to show frames in the reader's language."""
     return {
+        "units": {u.code: u.name for u in selectors.units_of(district_id)},
         "events": {kind: str(label) for kind, label in EVENT_LABELS.items()},
         "status": {s.value: str(label) for s, label in STATUS_LABELS.items()},
         "kinds": {k.value: str(label) for k, label in KIND_LABELS.items()},
@@ -137,17 +138,23 @@ def incident_new(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _timeline_item(frame: dict[str, Any]) -> dict[str, Any]:
-    return {**frame, "label": EVENT_LABELS.get(frame["kind"], frame["kind"])}
+def _timeline_item(frame: dict[str, Any], unit_names: dict[str, str]) -> dict[str, Any]:
+    unit = frame["data"].get("unit") if frame["kind"].startswith("alert.") else None
+    return {
+        **frame,
+        "label": EVENT_LABELS.get(frame["kind"], frame["kind"]),
+        "unit_name": unit_names.get(unit, unit) if unit else None,
+    }
 
 
 def _room_context(actor: Actor, incident: Incident) -> dict[str, Any]:
     detail = selectors.incident_detail(incident, actor)
     frames = selectors.incident_timeline(incident, limit=TIMELINE_LENGTH)
+    labels = live_labels(incident.district_id)
     return {
         "incident": incident,
         "detail": detail,
-        "timeline": [_timeline_item(f) for f in frames],
+        "timeline": [_timeline_item(f, labels["units"]) for f in frames],
         "after": frames[-1]["id"] if frames else 0,
         "members": selectors.room_members(incident.pk),
         "actions": [
@@ -155,7 +162,7 @@ def _room_context(actor: Actor, incident: Incident) -> dict[str, Any]:
             for a in detail["allowed_actions"]
         ],
         "may_post": _may_post(actor, incident),
-        "labels": live_labels(),
+        "labels": labels,
         "levels": [lv.value for lv in rules.Level],
         "alerts": incident_alerts(actor, incident),
     }

@@ -25,7 +25,8 @@ function timelineItem(frame) {
     );
   }
   const said = frame.reason || data.note || data.text;
-  const who = data.officer || (frame.kind.startsWith("alert.") ? data.unit : "");
+  const unit = frame.kind.startsWith("alert.") ? data.unit : "";
+  const who = data.officer || (unit ? (text.units && text.units[unit]) || unit : "");
   return el(
     "li",
     { class: kindClass, "data-id": String(frame.id), "data-kind": frame.kind },
