@@ -40,6 +40,7 @@ from incidents.models import Case, Incident
 log = logging.getLogger(__name__)
 
 STATUS_CALLBACK_PATH = "/alerts/twilio/status"
+LONGEST_REFERENCE = "M" + "9" * 12
 ERROR_EXPIRED = "expired"
 # Times a message the provider could not deliver (for a passing reason) is sent again.
 RESENDS = 2
@@ -71,7 +72,8 @@ def sms_queue(
     existing = SmsMessage.objects.filter(key=key).first()
     if existing is not None:
         return existing
-    render(template, {**params, "ref": "M0"})  # refuse a bad message before inserting it
+    # Refuse a bad message before inserting it, with the longest reference it could get.
+    render(template, {**params, "ref": LONGEST_REFERENCE})
     message = SmsMessage(
         district_id=district_id,
         key=key,

@@ -20,7 +20,7 @@ from django.utils import timezone, translation
 
 from alerts.domain import duty
 from alerts.domain.duty import Reason, Rung
-from alerts.domain.messages import phone_masked
+from alerts.domain.messages import PARAM_MAX_CHARS, MessageError, phone_masked
 from alerts.models import Alert, AlertSettings, DutyShift, Officer
 from alerts.services.common import (
     alert_settings,
@@ -237,22 +237,15 @@ def _page(alert: Alert, now: datetime, settings_row: AlertSettings, *, why: str)
     template = LATER_TEMPLATE[reason] if paged_before else FIRST_TEMPLATE[reason]
     params = _params(alert, template, now)
     validity = timedelta(minutes=settings_row.validity_minutes)
+    refused: list[str] = []
     for officer in people.values():
-        sms_queue(
-            district_id=alert.district_id,
-            key=f"alert:{alert.pk}:stage:{alert.stage}:officer:{officer.pk}",
-            to=officer.phone,
-            template=template,
-            params=params,
-            reason=alert.reason,
-            validity=validity,
-            now=now,
-            alert=alert,
-            stage=alert.stage,
-            officer=officer,
-            incident=alert.incident,
-            case=alert.case,
-        )
+        try:
+            _queue_page(alert, officer, template, params, validity, now)
+        except MessageError:
+            # Never let a message that cannot be sent block the decision that wanted it:
+            # the alert stands, shows on the dashboard and escalates if nobody acts.
+            log.exception("SMS for alert %s to officer %s refused", alert.pk, officer.pk)
+            refused.append(officer.name)
     alert.escalate_at = now + duty.escalation_delay(
         sensitive=alert.sensitive,
         normal_minutes=settings_row.escalate_minutes,
@@ -267,8 +260,34 @@ def _page(alert: Alert, now: datetime, settings_row: AlertSettings, *, why: str)
         rungs=[r.value for r in rungs],
         recipients=[{"name": o.name, "to": phone_masked(o.phone)} for o in people.values()],
         nobody_on_duty=skipped,
+        refused=refused,
         escalate_at=alert.escalate_at.isoformat(),
         why=why,
+    )
+
+
+def _queue_page(
+    alert: Alert,
+    officer: Officer,
+    template: str,
+    params: dict[str, str],
+    validity: timedelta,
+    now: datetime,
+) -> None:
+    sms_queue(
+        district_id=alert.district_id,
+        key=f"alert:{alert.pk}:stage:{alert.stage}:officer:{officer.pk}",
+        to=officer.phone,
+        template=template,
+        params=params,
+        reason=alert.reason,
+        validity=validity,
+        now=now,
+        alert=alert,
+        stage=alert.stage,
+        officer=officer,
+        incident=alert.incident,
+        case=alert.case,
     )
 
 
@@ -276,7 +295,11 @@ def _params(alert: Alert, template: str, now: datetime) -> dict[str, str]:
     values = dict(alert.params)
     values.setdefault("unit", alert.unit.name_zh)
     values["minutes"] = str(max(1, int((now - alert.raised_at).total_seconds() // 60)))
-    return {name: values[name] for name in _TEMPLATE_PARAMS[template]}
+    # Names from reference data are cut to what a template variable may hold.
+    return {
+        name: values[name] if name == "link" else str(values[name])[:PARAM_MAX_CHARS]
+        for name in _TEMPLATE_PARAMS[template]
+    }
 
 
 def _alert_event(alert: Alert, kind: str, now: datetime, **data: Any) -> None:

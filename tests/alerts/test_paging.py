@@ -206,3 +206,24 @@ def test_no_sms_carries_the_complainants_name_or_phone(duty: Any) -> None:
         assert "王建国" not in body
         assert "13812345678" not in body
         assert incident.title not in body  # free text from people stays out too
+
+
+def test_an_sms_that_cannot_be_written_never_blocks_the_incident(
+    duty: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alerts.domain import messages
+
+    monkeypatch.setitem(
+        messages.TEMPLATES,
+        "incident_opened",
+        messages.Template(
+            "incident_opened", "{level}" * 200, messages.TEMPLATES["incident_opened"].params
+        ),
+    )
+    incident = incident_open("command", people=40)  # the report stands
+    police = alerts_of(incident.pk)["police"]
+    assert police.state == "open"
+    assert not SmsMessage.objects.filter(alert=police).exists()
+    event = Event.objects.get(kind="alert.raised", data__alert_id=police.pk)
+    assert event.data["refused"] == [primary("police").name]
+    assert police.escalate_at is not None  # nobody was told: it escalates in time
