@@ -424,6 +424,7 @@ def sms_status_report(
             message = found.filter(provider_id=provider_id).first()
         if message is None or not status_moves(message.status, new):
             return False
+        overtook_sender = message.status == SmsStatus.SENDING
         message.status = new.value
         message.provider_status = provider_status
         message.status_at = now
@@ -434,8 +435,12 @@ def sms_status_report(
         message.save(
             update_fields=["status", "provider_status", "status_at", "provider_id", "error_code"]
         )
+        if overtook_sender:
+            # The report came before the sender recorded the provider's answer: the send
+            # is recorded here, and the sender's own record then changes nothing.
+            _record_event(message, "sms.sent", now, provider_status=provider_status)
         if new is SmsStatus.SENT:
-            return True  # the send itself was the event
+            return True
         _record_event(message, f"sms.{new.value}", now, error_code=error_code or None)
         # A permanent error moves the alert on; a passing one sends the text again.
         failed = new in (SmsStatus.UNDELIVERED, SmsStatus.FAILED)

@@ -11,12 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from alerts.backends import locmem
-from alerts.backends.base import SmsError
+from alerts.backends.base import SendResult, SmsError
 from alerts.backends.locmem import LocmemBackend
 from alerts.models import SmsMessage
 from alerts.ratelimit import LocalRateLimiter
 from alerts.services import outbox_claim, outbox_send, sms_queue, sms_status_report
-from alerts.services.outbox import _outgoing
+from alerts.services.outbox import _outgoing, _record_sent
 from incidents.models import Event
 from tests.alerts.helpers import alerts_of, messages_of, on_duty
 from tests.live.helpers import incident_open
@@ -222,3 +222,22 @@ def test_the_local_limiter_spaces_messages_at_the_configured_rate() -> None:
     now[0] += 1.0  # idle for a second: no burst beyond the rate afterwards
     assert limiter.reserve() == 0
     assert limiter.reserve() == pytest.approx(0.02)
+
+
+def test_a_report_that_overtakes_the_sender_still_records_the_send_once(district: Any) -> None:
+    message = queue(district)
+    now = timezone.now()
+    (claimed,) = outbox_claim(limit=1, now=now, lease=timedelta(seconds=60))
+    # The provider's "delivered" arrives while the sender still waits for its answer.
+    assert sms_status_report(
+        message_id=claimed.pk, provider_id="SM" + "a" * 32, provider_status="delivered"
+    )
+    _record_sent(claimed, SendResult("twilio", "SM" + "a" * 32, "queued"), now)
+    message.refresh_from_db()
+    assert message.status == "delivered"
+    kinds = list(
+        Event.objects.filter(data__message_id=message.pk)
+        .order_by("id")
+        .values_list("kind", flat=True)
+    )
+    assert kinds == ["sms.sent", "sms.delivered"]
