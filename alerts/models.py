@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -10,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from alerts.domain.delivery import SmsStatus
 from alerts.domain.duty import Reason, Rung
+from alerts.domain.messages import MessageError, to_e164
 from incidents.models import Case, District, Incident, Unit
 
 RUNG_LABELS = {
@@ -137,6 +139,13 @@ class Officer(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Store the phone in E.164 whatever way it was typed; refuse what takes no SMS."""
+        try:
+            self.phone = to_e164(self.phone)
+        except MessageError as exc:
+            raise ValidationError({"phone": _("Give a mobile number.")}) from exc
 
 
 class DutyShift(models.Model):

@@ -62,3 +62,14 @@ def test_a_file_without_the_columns_is_refused(district: Any, tmp_path: Path) ->
     with pytest.raises(CommandError):
         call_command("import_roster", str(path))
     assert not DutyShift.objects.exists()
+
+
+def test_an_officer_typed_in_the_admin_gets_an_e164_number(district: Any) -> None:
+    from django.core.exceptions import ValidationError
+
+    officer = Officer(district=district, name="张警官", phone="138 0013 8001")
+    officer.full_clean()
+    assert officer.phone == "+8613800138001"
+    landline = Officer(district=district, name="值班室", phone="0572-2123456")
+    with pytest.raises(ValidationError):
+        landline.full_clean()
