@@ -12,7 +12,7 @@ from incidents.schemas import Strict
 
 
 class AlertListQuery(Strict):
-    state: Literal["open", "acknowledged", "exhausted"] | None = None
+    state: Literal["open", "acknowledged", "exhausted", "cancelled"] | None = None
     incident: Annotated[int, Field(ge=1)] | None = None
     limit: Annotated[int, Field(ge=1, le=200)] = 50
     offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0

@@ -179,7 +179,7 @@ def outbox_send(
     """
     backend = backend or get_backend()
     limiter = limiter or rate_limiter()
-    lease = timedelta(seconds=settings.SMS_LEASE_SECONDS)
+    lease = send_lease()
     rate = float(settings.SMS_RATE_PER_SECOND)
     batch = limit if rate <= 0 else max(1, min(limit, int(rate * lease.total_seconds() / 4)))
     sent = 0
@@ -190,7 +190,7 @@ def outbox_send(
             break
         batches += 1
         for message in claimed:
-            if _send_one(message, backend, limiter, clock):
+            if _send_one(message, backend, limiter, clock, lease):
                 sent += 1
     return sent
 
@@ -212,13 +212,25 @@ def _outgoing(message: SmsMessage) -> OutgoingSms:
     )
 
 
+def send_lease() -> timedelta:
+    """How long a claim lasts: `SMS_LEASE_SECONDS`, and always well over a provider call's
+    timeout, so that a row is claimed again only once its last call has surely ended."""
+    return timedelta(seconds=max(settings.SMS_LEASE_SECONDS, 3 * settings.TWILIO_TIMEOUT_SECONDS))
+
+
 def _send_one(
     message: SmsMessage,
     backend: SmsBackend,
     limiter: LocalRateLimiter | RedisRateLimiter,
     clock: Callable[[], datetime],
+    lease: timedelta,
 ) -> bool:
-    """Send one claimed message; True when the provider has it (now or from before)."""
+    """Send one claimed message; True when the provider has it (now or from before).
+
+    The attempt starts only while this worker's lease still holds, and renews it: a batch
+    that outlasts its lease loses its remaining rows to another worker instead of sending
+    them twice.
+    """
     now = clock()
     if message.expires_at <= now:
         _give_up(message, now)
@@ -237,10 +249,13 @@ def _send_one(
     limiter.acquire()
     now = clock()
     started = SmsMessage.objects.filter(
-        pk=message.pk, lease_token=message.lease_token, status=SmsStatus.SENDING
-    ).update(attempt_started_at=now)
+        pk=message.pk,
+        lease_token=message.lease_token,
+        status=SmsStatus.SENDING,
+        lease_until__gt=now,
+    ).update(attempt_started_at=now, lease_until=now + lease)
     if not started:
-        return False  # the lease ran out and another worker has the message
+        return False  # the lease ran out: the message is, or will be, another worker's
     try:
         result = backend.send(outgoing)
     except SmsError as exc:
@@ -430,10 +445,19 @@ def sms_status_report(
         message.status_at = now
         if provider_id and not message.provider_id:
             message.provider_id = provider_id
+        if overtook_sender:
+            message.sent_at = now
         if error_code:
             message.error_code = error_code[:40]
         message.save(
-            update_fields=["status", "provider_status", "status_at", "provider_id", "error_code"]
+            update_fields=[
+                "status",
+                "provider_status",
+                "status_at",
+                "provider_id",
+                "error_code",
+                "sent_at",
+            ]
         )
         if overtook_sender:
             # The report came before the sender recorded the provider's answer: the send
@@ -450,9 +474,12 @@ def sms_status_report(
 
 
 def _resend(message: SmsMessage, now: datetime) -> bool:
-    """After a transient delivery failure, queue the same text again while it is worth it."""
+    """After a transient delivery failure, queue the same text again while it is worth it
+    (not once the alert was acknowledged or stopped)."""
     if message.expires_at <= now:
         return False
+    if message.alert is not None and message.alert.state != Alert.State.OPEN:
+        return True  # nothing to resend, and nothing to escalate either
     base = message.key.split("#")[0]
     attempt = SmsMessage.objects.filter(key__startswith=f"{base}#").count() + 1
     if attempt > RESENDS:

@@ -77,6 +77,8 @@ def incident_alerts_raise(*, incident: Incident, reason: Reason, now: datetime) 
     settings_row = alert_settings(incident.district_id)
     units = {u.pk: u for u in settings_row.paged_units.filter(active=True)}
     units[incident.town_id] = incident.town
+    # Whoever is paged takes part: their people can open the room the SMS links to.
+    incident.units.add(*units)
     params = {
         "level": incident.level,
         "code": incident.code,
@@ -130,11 +132,16 @@ def clock_alert_raise(*, clock: Clock, now: datetime) -> Alert | None:
     )
 
 
+def zero_report_alert_key(unit_id: int, day: date) -> str:
+    """The key of the alert about a unit's missing daily report (one per unit and day)."""
+    return f"zero:{unit_id}:{day.isoformat()}"
+
+
 def zero_report_alert_raise(*, unit: Unit, day: date, now: datetime) -> Alert | None:
     """Page a unit's leader about its missing daily report."""
     return alert_raise(
         district_id=unit.district_id,
-        key=f"zero:{unit.pk}:{day.isoformat()}",
+        key=zero_report_alert_key(unit.pk, day),
         reason=Reason.ZERO_REPORT_MISSING,
         unit=unit,
         params={

@@ -28,9 +28,17 @@ class RosterImport:
     errors: list[str] = field(default_factory=list)
 
 
-def roster_parse(
-    district_id: int, text: str
-) -> tuple[list[tuple[date, Unit, str, str, str]], list[str]]:
+@dataclass(frozen=True)
+class RosterRow:
+    line: int
+    day: date
+    unit: Unit
+    rung: str
+    name: str
+    phone: str
+
+
+def roster_parse(district_id: int, text: str) -> tuple[list[RosterRow], list[str]]:
     """Read and check a roster CSV; returns the rows and every error (by line number)."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip() for h in reader.fieldnames or []]
@@ -40,11 +48,12 @@ def roster_parse(
             f"line 1: missing columns: {', '.join(missing)} (need {', '.join(ROSTER_COLUMNS)})"
         ]
     units = {u.code: u for u in Unit.objects.filter(district_id=district_id, active=True)}
-    rows: list[tuple[date, Unit, str, str, str]] = []
+    rows: list[RosterRow] = []
     errors: list[str] = []
     seen: dict[tuple[date, str, str], int] = {}
-    for number, raw in enumerate(reader, start=2):
-        if number - 1 > MAX_ROWS:
+    for count, raw in enumerate(reader, start=1):
+        number = reader.line_num  # the file's own line (blank lines are skipped)
+        if count > MAX_ROWS:
             errors.append(f"line {number}: more than {MAX_ROWS} rows; split the file")
             break
         row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
@@ -76,7 +85,7 @@ def roster_parse(
         if problems:
             errors.append(f"line {number}: " + "; ".join(problems))
         elif unit is not None:
-            rows.append((day, unit, row["duty"], row["name"], phone))
+            rows.append(RosterRow(number, day, unit, row["duty"], row["name"], phone))
     return rows, errors
 
 
@@ -92,25 +101,28 @@ def roster_import(*, district_id: int, text: str) -> RosterImport:
     if result.errors:
         return result
     officers = {o.phone: o for o in Officer.objects.filter(district_id=district_id)}
-    for number, (_day, unit, _rung, name, phone) in enumerate(rows, start=2):
-        known = officers.get(phone)
-        if known is not None and (known.name != name or known.unit_id != unit.pk):
+    # One number, one person: the same as stored, and the same throughout the file.
+    holders = {phone: (o.name, o.unit_id, "") for phone, o in officers.items()}
+    for row in rows:
+        holder = holders.setdefault(row.phone, (row.name, row.unit.pk, f" (line {row.line})"))
+        if holder[:2] != (row.name, row.unit.pk):
             result.errors.append(
-                f"line {number}: phone {phone} belongs to {known.name} of another unit or name"
+                f"line {row.line}: phone {row.phone} already belongs to {holder[0]}{holder[2]}"
+                " of another unit or under another name"
             )
     if result.errors:
         return result
     with transaction.atomic():
-        for day, unit, rung, name, phone in rows:
-            officer = officers.get(phone)
+        for row in rows:
+            officer = officers.get(row.phone)
             if officer is None:
                 officer = Officer.objects.create(
-                    district_id=district_id, unit=unit, name=name, phone=phone
+                    district_id=district_id, unit=row.unit, name=row.name, phone=row.phone
                 )
-                officers[phone] = officer
+                officers[row.phone] = officer
                 result.officers_created += 1
             DutyShift.objects.update_or_create(
-                unit=unit, day=day, rung=rung, defaults={"officer": officer}
+                unit=row.unit, day=row.day, rung=row.rung, defaults={"officer": officer}
             )
             result.shifts += 1
     return result

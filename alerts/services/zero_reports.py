@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from alerts.models import ZeroReport
 from alerts.services.common import alert_settings, local_day, local_tz, sensitive_period
-from alerts.services.paging import zero_report_alert_raise
+from alerts.services.paging import alerts_cancel, zero_report_alert_key, zero_report_alert_raise
 from incidents.domain.lifecycle import Role
 from incidents.errors import Forbidden, Invalid
 from incidents.events import event_record
@@ -75,6 +75,9 @@ def zero_report_file(
                     "nothing_to_report": nothing_to_report,
                     "note": note,
                 },
+            )
+            alerts_cancel(
+                keys=[zero_report_alert_key(actor.unit_id, day)], now=now, why="report_filed"
             )
     except IntegrityError:
         return ZeroReport.objects.get(unit_id=actor.unit_id, day=day), False

@@ -241,3 +241,19 @@ def test_a_report_that_overtakes_the_sender_still_records_the_send_once(district
         .values_list("kind", flat=True)
     )
     assert kinds == ["sms.sent", "sms.delivered"]
+
+
+def test_a_worker_whose_lease_ran_out_does_not_send(district: Any) -> None:
+    from alerts.ratelimit import LocalRateLimiter
+    from alerts.services.outbox import _send_one, send_lease
+
+    message = queue(district)
+    now = timezone.now()
+    lease = send_lease()
+    (claimed,) = outbox_claim(limit=1, now=now, lease=lease)
+    # Held up (rate limit, a slow provider) past its lease: another worker may have it now.
+    late = now + lease + timedelta(seconds=1)
+    assert not _send_one(claimed, LocmemBackend(), LocalRateLimiter(0), lambda: late, lease)
+    assert locmem.outbox == []
+    message.refresh_from_db()
+    assert message.attempt_started_at is None

@@ -21,6 +21,23 @@ from tests.live.helpers import register_case
 
 URL = "/api/v1/incidents"
 ClientFor = Callable[[str], Client]
+# Every incident involves its town, the default responders (police, hrss, petition) and the
+# units paged for it (the four departments: housing joins that way).
+TAKING_PART = {"lianshi", "police", "hrss", "petition", "housing"}
+
+
+def transport_liaison(client_for: ClientFor) -> Client:
+    """The transport bureau's liaison: a unit that takes no part in a Lianshi incident."""
+    from django.contrib.auth.models import Group
+
+    from incidents.models import Membership, Unit
+
+    user = User.objects.create_user("liaison_transport")
+    user.groups.set([Group.objects.get(name="liaison")])
+    unit = Unit.objects.get(code="transport")
+    Membership.objects.create(user=user, district=unit.district, unit=unit)
+    return client_for("liaison_transport")
+
 
 COMMAND_ACTIONS_REPORTED = [
     "activate",
@@ -190,7 +207,7 @@ def test_gateway_110_reports_and_sees_only_its_own(api_client: ClientFor) -> Non
     assert body["reported_by"] == "gateway_110"
     assert body["commander"] is None
     assert body["level"] == "III"
-    assert unit_codes(body) == {"lianshi", "police", "hrss", "petition"}
+    assert unit_codes(body) == TAKING_PART
     assert body["allowed_actions"] == ["update"]
     listed = ok(gateway.get(URL))
     assert listed["count"] == 1
@@ -343,12 +360,19 @@ def test_town_liaison_sees_an_incident_in_its_town_others_do_not(api_client: Cli
     assert seen["id"] == body["id"]
     assert ok(api_client("liaison_lianshi").get(URL))["count"] == 1
 
-    housing = api_client("liaison_housing")
-    assert_error(housing.get(f"{URL}/{body['id']}"), 404)
-    assert_error(housing.get(f"{URL}/{body['id']}/events"), 404)
-    assert ok(housing.get(URL)) == {"count": 0, "results": []}
-    # The responders take part, so they see it; district-wide roles see everything.
-    for username in ["liaison_police", "liaison_hrss", "liaison_petition", "reviewer"]:
+    transport = transport_liaison(api_client)
+    assert_error(transport.get(f"{URL}/{body['id']}"), 404)
+    assert_error(transport.get(f"{URL}/{body['id']}/events"), 404)
+    assert ok(transport.get(URL)) == {"count": 0, "results": []}
+    # The responders and the paged units take part, so they see it; district-wide roles
+    # see everything.
+    for username in [
+        "liaison_police",
+        "liaison_hrss",
+        "liaison_petition",
+        "liaison_housing",
+        "reviewer",
+    ]:
         assert ok(api_client(username).get(f"{URL}/{body['id']}"))["id"] == body["id"]
 
 
@@ -748,20 +772,21 @@ def test_update_without_a_valid_change_is_422(
 def test_link_cases_adds_the_case_and_its_unit(api_client: ClientFor) -> None:
     command = api_client("command")
     body = report(command)
-    assert "housing" not in unit_codes(body)
-    assert_error(api_client("liaison_housing").get(f"{URL}/{body['id']}"), 404)
-    case = register_case(workers=12)
+    assert "transport" not in unit_codes(body)
+    transport = transport_liaison(api_client)
+    assert_error(transport.get(f"{URL}/{body['id']}"), 404)
+    case = register_case(workers=12, project_type="transport")
 
     linked = ok(act(command, body["id"], "link_cases", case_numbers=[case.number]))
 
     assert [c["case_number"] for c in linked["cases"]] == [case.number]
-    assert "housing" in unit_codes(linked)
+    assert "transport" in unit_codes(linked)
     assert linked["status"] == "reported"
     event = last_event(body["id"])
     assert event.kind == "incident.link_cases"
     assert event.data["case_numbers"] == [case.number]
-    # Housing takes part now, so its liaison sees the incident.
-    assert ok(api_client("liaison_housing").get(f"{URL}/{body['id']}"))["id"] == body["id"]
+    # Transport takes part now, so its liaison sees the incident.
+    assert ok(transport.get(f"{URL}/{body['id']}"))["id"] == body["id"]
 
 
 @pytest.mark.parametrize("numbers", [[], ["NX-2026-999999"]])
@@ -872,7 +897,8 @@ def test_reviewer_may_take_no_action(
 def test_liaison_who_cannot_see_the_incident_gets_404(api_client: ClientFor) -> None:
     body = report(api_client("command"))
     before = snapshot(body["id"])
-    assert_error(act(api_client("liaison_housing"), body["id"], "update", people_count=50), 404)
+    transport = transport_liaison(api_client)
+    assert_error(act(transport, body["id"], "update", people_count=50), 404)
     assert snapshot(body["id"]) == before
 
 
@@ -978,8 +1004,12 @@ def test_edited_offer_threshold_lets_a_smaller_case_offer_an_incident(
 
 
 def test_edited_responders_join_new_incidents(api_client: ClientFor, district: District) -> None:
+    from alerts.services import alert_settings
+
     row = incident_settings(district.pk)
     row.responders.set(row.responders.filter(code="police"))
+    paging = alert_settings(district.pk)
+    paging.paged_units.set(paging.paged_units.filter(code="police"))
     body = report(api_client("command"))
     assert unit_codes(body) == {"lianshi", "police"}
     assert_error(api_client("liaison_hrss").get(f"{URL}/{body['id']}"), 404)
