@@ -55,13 +55,9 @@ def sms_configuration(app_configs: Any, **kwargs: Any) -> list[Error]:
             )
         )
     if backend in ("twilio", BACKEND_ALIASES["twilio"]):
-        missing = [
-            name
-            for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
-            if not getattr(settings, name)
-        ]
-        if not (settings.TWILIO_FROM or settings.TWILIO_MESSAGING_SERVICE_SID):
-            missing.append("TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID")
+        from alerts.backends.twilio import missing_settings
+
+        missing = missing_settings()
         if missing:
             errors.append(
                 Error(

@@ -147,13 +147,7 @@ class TwilioBackend(SmsBackend):
 
     @staticmethod
     def _check_configuration(message: OutgoingSms) -> None:
-        missing = [
-            name
-            for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
-            if not getattr(settings, name)
-        ]
-        if not (settings.TWILIO_FROM or settings.TWILIO_MESSAGING_SERVICE_SID):
-            missing.append("TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID")
+        missing = missing_settings()
         if missing:
             logger.error(
                 "Twilio is not configured (missing %s); SMS %s stays queued",
@@ -161,6 +155,16 @@ class TwilioBackend(SmsBackend):
                 message.reference or message.id,
             )
             raise SmsError(f"Twilio settings missing: {', '.join(missing)}", code="not_configured")
+
+
+def missing_settings() -> list[str]:
+    """The settings the Twilio backend needs and lacks (also a system check)."""
+    missing = [
+        name for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN") if not getattr(settings, name)
+    ]
+    if not (settings.TWILIO_FROM or settings.TWILIO_MESSAGING_SERVICE_SID):
+        missing.append("TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID")
+    return missing
 
 
 def _sms_error(exc: Exception, message: OutgoingSms, *, action: str) -> SmsError:

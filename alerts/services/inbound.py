@@ -12,8 +12,7 @@ from django.utils import timezone
 from alerts.domain.messages import MessageError, phone_masked, to_e164
 from alerts.domain.replies import parse_reply
 from alerts.models import Alert, Officer, SmsMessage
-from alerts.services.paging import alert_acknowledge
-from incidents.events import event_record
+from alerts.services.paging import alert_acknowledge, alert_event
 
 log = logging.getLogger(__name__)
 REPLY_MAX_CHARS = 500
@@ -57,19 +56,8 @@ def sms_inbound(*, sender: str, body: str, now: datetime | None = None) -> Inbou
     alert = message.alert
     if not reply.acknowledges:
         with transaction.atomic():
-            event_record(
-                at=now,
-                district=alert.district_id,
-                kind="alert.replied",
-                actor=None,
-                incident=alert.incident,
-                case=alert.case,
-                units=[alert.unit_id],
-                data={
-                    "alert_id": alert.pk,
-                    "officer": officer.name,
-                    "text": reply.text[:REPLY_MAX_CHARS],
-                },
+            alert_event(
+                alert, "alert.replied", now, officer=officer.name, text=reply.text[:REPLY_MAX_CHARS]
             )
         return InboundResult("replied", alert.pk)
     if alert.state != Alert.State.OPEN:

@@ -354,23 +354,25 @@ def _retry(message: SmsMessage, error: SmsError, now: datetime) -> None:
 
 def _fail(message: SmsMessage, error: SmsError, now: datetime) -> None:
     """A permanent failure: this recipient cannot be reached; the alert moves on at once."""
-    with transaction.atomic():
-        moved = SmsMessage.objects.filter(
-            pk=message.pk, lease_token=message.lease_token, status=SmsStatus.SENDING
-        ).update(
-            status=SmsStatus.FAILED,
-            lease_until=None,
-            status_at=now,
-            error_code=error.code[:40],
-            error_message=str(error)[:300],
-        )
-        if moved:
-            _record_event(message, "sms.failed", now, error_code=error.code)
-            _stage_failed(message, now)
+    _finish_failed(message, now, code=error.code, text=str(error), kind="sms.failed")
 
 
 def _give_up(message: SmsMessage, now: datetime) -> None:
     """Too late to be useful: fail the message visibly and move its alert on."""
+    _finish_failed(
+        message,
+        now,
+        code=ERROR_EXPIRED,
+        text=message.error_message or "not sent within its validity",
+        kind="sms.given_up",
+        attempts=message.attempts,
+        last_error=message.error_code or None,
+    )
+
+
+def _finish_failed(
+    message: SmsMessage, now: datetime, *, code: str, text: str, kind: str, **extra: Any
+) -> None:
     with transaction.atomic():
         moved = SmsMessage.objects.filter(
             pk=message.pk, lease_token=message.lease_token, status=SmsStatus.SENDING
@@ -378,17 +380,11 @@ def _give_up(message: SmsMessage, now: datetime) -> None:
             status=SmsStatus.FAILED,
             lease_until=None,
             status_at=now,
-            error_code=ERROR_EXPIRED,
-            error_message=message.error_message or "not sent within its validity",
+            error_code=code[:40],
+            error_message=text[:300],
         )
         if moved:
-            _record_event(
-                message,
-                "sms.given_up",
-                now,
-                attempts=message.attempts,
-                last_error=message.error_code or None,
-            )
+            _record_event(message, kind, now, error_code=code, **extra)
             _stage_failed(message, now)
 
 

@@ -232,9 +232,7 @@ def _page(alert: Alert, now: datetime, settings_row: AlertSettings, *, why: str)
         if stage + 1 >= len(alert.ladder):
             Alert.objects.filter(pk=alert.pk).update(state=Alert.State.EXHAUSTED, escalate_at=None)
             alert.state = Alert.State.EXHAUSTED
-            _alert_event(
-                alert, "alert.exhausted", now, stage=stage, nobody_on_duty=skipped, why=why
-            )
+            alert_event(alert, "alert.exhausted", now, stage=stage, nobody_on_duty=skipped, why=why)
             return
         alert.stage = stage + 1
         Alert.objects.filter(pk=alert.pk).update(stage=alert.stage)
@@ -259,7 +257,7 @@ def _page(alert: Alert, now: datetime, settings_row: AlertSettings, *, why: str)
         sensitive_minutes=settings_row.escalate_minutes_sensitive,
     )
     Alert.objects.filter(pk=alert.pk).update(escalate_at=alert.escalate_at)
-    _alert_event(
+    alert_event(
         alert,
         "alert.raised" if first_stage == 0 and why == "raised" else "alert.escalated",
         now,
@@ -309,7 +307,8 @@ def _params(alert: Alert, template: str, now: datetime) -> dict[str, str]:
     }
 
 
-def _alert_event(alert: Alert, kind: str, now: datetime, **data: Any) -> None:
+def alert_event(alert: Alert, kind: str, now: datetime, **data: Any) -> None:
+    """An event about `alert`, in its incident's or case's streams and its unit's."""
     event_record(
         at=now,
         district=alert.district_id,
@@ -346,7 +345,7 @@ def alert_escalate(alert_id: int, *, expected_stage: int, now: datetime, why: st
                 state=Alert.State.EXHAUSTED, stage=expected_stage
             )
             alert.stage = expected_stage
-            _alert_event(alert, "alert.exhausted", now, stage=expected_stage, why=why)
+            alert_event(alert, "alert.exhausted", now, stage=expected_stage, why=why)
             return True
         _page(alert, now, alert_settings(alert.district_id), why=why)
     return True
@@ -393,7 +392,7 @@ def alert_acknowledge(
         if not done:
             return False
         alert = Alert.objects.select_related("unit", "incident", "case").get(pk=alert_id)
-        _alert_event(
+        alert_event(
             alert,
             "alert.acknowledged",
             now,
@@ -440,6 +439,6 @@ def alerts_cancel(
                 state=Alert.State.CANCELLED, escalate_at=None
             )
             if done:
-                _alert_event(alert, "alert.cancelled", now, stage=alert.stage, why=why)
+                alert_event(alert, "alert.cancelled", now, stage=alert.stage, why=why)
                 stopped += 1
     return stopped

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -21,7 +22,7 @@ def local(hour: int, minute: int = 0, *, days: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=tz)
 
 
-def on_duty(district: District, *, builtin_periods: bool = False) -> None:
+def put_on_duty(district: District, *, builtin_periods: bool = False) -> None:
     """Demo officers on duty in every unit; built-in sensitive periods off unless asked, so
     a test does not depend on the day it runs."""
     load_duty(district, today=timezone.localdate())
@@ -39,3 +40,15 @@ def alerts_of(incident_id: int) -> dict[str, Alert]:
 
 def messages_of(alert: Alert) -> list[SmsMessage]:
     return list(SmsMessage.objects.filter(alert=alert).select_related("officer").order_by("pk"))
+
+
+def use_fake_twilio(settings: Any, fake: Any, *, number: str) -> None:
+    """Point the Twilio backend at a loopback fake provider (`tests.fakes.twilio_server`)."""
+    settings.SMS_BACKEND = "twilio"
+    settings.SMS_RATE_PER_SECOND = 0  # no spacing between sends: the fake has no limit
+    settings.TWILIO_ACCOUNT_SID = fake.account_sid
+    settings.TWILIO_AUTH_TOKEN = fake.auth_token
+    settings.TWILIO_FROM = number
+    settings.TWILIO_MESSAGING_SERVICE_SID = ""
+    settings.TWILIO_BASE_URL = fake.base_url
+    settings.TWILIO_TIMEOUT_SECONDS = 5.0

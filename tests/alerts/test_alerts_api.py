@@ -10,56 +10,26 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.utils import timezone
-from pytest_django import Settings
 
-from alerts.backends import locmem
-from alerts.demo import load_duty
 from alerts.domain.cap import CAP_NAMESPACE
 from alerts.models import Alert, DutyShift, Officer, SmsMessage, ZeroReport
-from alerts.services import alert_settings, outbox_send
-from incidents.models import District, Event, Incident, Unit
+from incidents.models import Event, Incident, Unit
 from incidents.services import IncidentChange, incident_transition
+from tests.alerts.conftest import PUBLIC
 from tests.alerts.test_cap import NS, text, texts, valid_tree
 from tests.live.helpers import incident_open, register_case
 
 ClientFor = Callable[[str], Client]
-PUBLIC = "https://hub.example.gov.cn"
+
 # The five units a level III gathering in Lianshi pages: four departments and the town.
 PAGED = {"hrss", "housing", "police", "petition", "lianshi"}
 MASKED = re.compile(r"^1\d{2}\*{4}\d{4}$")
-
-
-@pytest.fixture
-def normal_time(settings: Settings, district: District) -> Iterator[None]:
-    """No sensitive period whatever day the tests run; SMS kept in memory."""
-    settings.PUBLIC_BASE_URL = PUBLIC
-    settings.SMS_BACKEND = "locmem"
-    settings.SMS_RATE_PER_SECOND = 0
-    locmem.reset()
-    row = alert_settings(district.pk)
-    row.builtin_periods = False
-    row.save()
-    yield
-    locmem.reset()
-
-
-@pytest.fixture
-def on_duty(normal_time: None, district: District) -> None:
-    """Demo officers on duty in every unit."""
-    load_duty(district, today=timezone.localdate())
-
-
-@pytest.fixture
-def incident(on_duty: None) -> Incident:
-    opened = incident_open("command")
-    assert outbox_send() == 5
-    return opened
 
 
 def post(client: Client, url: str, body: Any) -> Any:

@@ -21,6 +21,7 @@ from alerts.backends.base import OutgoingSms, SendResult, SmsError
 from alerts.backends.console import ConsoleBackend
 from alerts.backends.locmem import LocmemBackend
 from alerts.backends.twilio import TwilioBackend, signature_valid, twiml_empty
+from tests.alerts.helpers import use_fake_twilio
 from tests.fakes import LoopbackServer, Request, Response
 from tests.fakes.aliyun_server import FakeAliyunSmsServer
 from tests.fakes.twilio_server import FakeTwilioServer
@@ -66,13 +67,7 @@ class Recorder(LoopbackServer):
 @pytest.fixture
 def twilio_fake(settings: Settings) -> Iterator[FakeTwilioServer]:
     with FakeTwilioServer(phone_number=HUB_NUMBER) as fake:
-        settings.SMS_BACKEND = "twilio"
-        settings.TWILIO_ACCOUNT_SID = fake.account_sid
-        settings.TWILIO_AUTH_TOKEN = fake.auth_token
-        settings.TWILIO_FROM = HUB_NUMBER
-        settings.TWILIO_MESSAGING_SERVICE_SID = ""
-        settings.TWILIO_BASE_URL = fake.base_url
-        settings.TWILIO_TIMEOUT_SECONDS = 5.0
+        use_fake_twilio(settings, fake, number=HUB_NUMBER)
         yield fake
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from alerts.models import Alert, SmsMessage
 from alerts.services import alerts_escalate, outbox_send, sms_inbound, sms_status_report
-from tests.alerts.helpers import on_duty
+from tests.alerts.helpers import put_on_duty
 from tests.live.helpers import incident_open
 from tests.live.test_consumers import connect, frames, in_thread, silent
 
@@ -32,7 +32,7 @@ async def kinds(ws: Any, count: int) -> list[str]:
 
 
 async def test_the_life_of_an_alert_is_live_in_the_room_and_on_dashboards(district: Any) -> None:
-    await in_thread(on_duty)(district)
+    await in_thread(put_on_duty)(district)
     incident = await in_thread(incident_open)("command", people=40)
     room, _ = await connect(f"/ws/incidents/{incident.pk}/", user="command")
     command, _ = await connect("/ws/dashboard/", user="command")

@@ -18,7 +18,7 @@ from alerts.ratelimit import LocalRateLimiter
 from alerts.services import outbox_claim, outbox_send, sms_queue, sms_status_report
 from alerts.services.outbox import _outgoing, _record_sent
 from incidents.models import Event
-from tests.alerts.helpers import alerts_of, messages_of, on_duty
+from tests.alerts.helpers import alerts_of, messages_of, put_on_duty
 from tests.live.helpers import incident_open
 
 PARAMS = {"code": "NX-2026-000001", "clock": "7日承诺办结", "link": "https://hub.example/c/1"}
@@ -42,7 +42,7 @@ def queue(district: Any, key: str = "k1", *, minutes: int = 15, **kw: Any) -> Sm
 
 @pytest.fixture
 def incident(district: Any) -> Any:
-    on_duty(district)
+    put_on_duty(district)
     return incident_open("command", people=40)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -17,45 +17,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
-from pytest_django import Settings
 
-from alerts.backends import locmem
-from alerts.demo import load_duty
 from alerts.models import Alert, DutyShift, Officer, SensitivePeriod, ZeroReport
-from alerts.services import alert_settings, outbox_send
 from incidents.models import District, Event, Incident, Unit
-from tests.live.helpers import incident_open
 
 ClientFor = Callable[[str], Client]
 HEADER = "day,unit,duty,name,phone"
-
-
-@pytest.fixture
-def normal_time(settings: Settings, district: District) -> Iterator[None]:
-    """No sensitive period whatever day the tests run; SMS kept in memory."""
-    settings.PUBLIC_BASE_URL = "https://hub.example.gov.cn"
-    settings.SMS_BACKEND = "locmem"
-    settings.SMS_RATE_PER_SECOND = 0
-    locmem.reset()
-    row = alert_settings(district.pk)
-    row.builtin_periods = False
-    row.save()
-    yield
-    locmem.reset()
-
-
-@pytest.fixture
-def on_duty(normal_time: None, district: District) -> None:
-    """Demo officers on duty in every unit."""
-    load_duty(district, today=timezone.localdate())
-
-
-@pytest.fixture
-def incident(on_duty: None) -> Incident:
-    """A level III gathering in Lianshi: alerts to four departments and the town."""
-    opened = incident_open("command")
-    assert outbox_send() == 5
-    return opened
 
 
 def page(client: Client, url: str, status: int = 200) -> str:

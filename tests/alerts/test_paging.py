@@ -14,7 +14,7 @@ from alerts.services import alert_escalate, alerts_escalate, clock_alert_raise
 from incidents.models import Clock, Event, Incident
 from incidents.policy import actor_for
 from incidents.services import IncidentChange, clocks_sweep, incident_transition, room_acknowledge
-from tests.alerts.helpers import alerts_of, messages_of, on_duty
+from tests.alerts.helpers import alerts_of, messages_of, put_on_duty
 from tests.live.helpers import incident_open, register_case
 
 PAGED = {"hrss", "housing", "police", "petition", "lianshi"}
@@ -22,7 +22,7 @@ PAGED = {"hrss", "housing", "police", "petition", "lianshi"}
 
 @pytest.fixture
 def duty(district: Any) -> Any:
-    on_duty(district)
+    put_on_duty(district)
     return district
 
 

@@ -28,6 +28,7 @@ from alerts.services import alert_settings, alerts_escalate, local_day, outbox_s
 from incidents.models import District, Event, Incident
 from incidents.policy import Actor
 from incidents.services import IncidentChange, incident_transition
+from tests.alerts.helpers import use_fake_twilio
 from tests.fakes.twilio_server import FakeTwilioServer, new_sid
 from tests.live.helpers import incident_open
 
@@ -52,14 +53,7 @@ def no_proxy_for_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def twilio_settings(settings: Settings, fake: FakeTwilioServer, public_base_url: str) -> None:
     settings.PUBLIC_BASE_URL = public_base_url
-    settings.SMS_BACKEND = "twilio"
-    settings.SMS_RATE_PER_SECOND = 0  # no spacing between sends: the fake has no limit
-    settings.TWILIO_ACCOUNT_SID = fake.account_sid
-    settings.TWILIO_AUTH_TOKEN = fake.auth_token
-    settings.TWILIO_FROM = HUB_NUMBER
-    settings.TWILIO_MESSAGING_SERVICE_SID = ""
-    settings.TWILIO_BASE_URL = fake.base_url
-    settings.TWILIO_TIMEOUT_SECONDS = 5.0
+    use_fake_twilio(settings, fake, number=HUB_NUMBER)
 
 
 def on_duty(district: District) -> None:
