@@ -41,7 +41,8 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## make test: lint, the whole suite on SQLite, then again on PostgreSQL (browser tests once)
+## make test: lint, the whole suite on SQLite, then again on PostgreSQL (browser tests and
+## the tests that make their own databases run once)
 test: lint test-sqlite test-postgres
 
 test-sqlite: install
@@ -49,7 +50,7 @@ test-sqlite: install
 
 test-postgres: install
 	@if $(BIN)/python scripts/service_up.py postgres "$(TEST_POSTGRES_URL)"; then \
-		DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/pytest -m "not e2e"; \
+		DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/pytest -m "not e2e and not own_databases"; \
 	elif [ "$${CI:-}" = "true" ]; then \
 		echo "PostgreSQL is not reachable at $(TEST_POSTGRES_URL) and CI=true: failing."; exit 1; \
 	else \

@@ -45,6 +45,8 @@ from tests.e2e.conftest import BASE_DIR, VENV_BIN, _hub_env, _manage
 from tests.fakes import Request, Response
 from tests.fakes.twilio_server import FakeTwilioServer, ReceivedMessage
 
+pytestmark = pytest.mark.own_databases
+
 COUNT = 200
 TEMPLATE = "clock_overdue"
 PARAMS = {
