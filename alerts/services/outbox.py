@@ -425,7 +425,9 @@ def sms_status_report(
     if new is None:
         return False
     with transaction.atomic():
-        found = SmsMessage.objects.select_for_update().select_related("alert", "officer")
+        found = SmsMessage.objects.select_for_update(of=("self",)).select_related(
+            "alert", "officer"
+        )
         message = None
         if message_id is not None:
             message = found.filter(pk=message_id).first()
