@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils import timezone
 from ninja import Query, Router
 
 from alerts import selectors
-from alerts.domain.cap import CapIncident, cap_alert_xml, cap_reference
+from alerts.domain.cap import cap_alert_xml
 from alerts.domain.messages import phone_masked
-from alerts.models import Alert, Officer, SmsMessage
+from alerts.models import Alert, SmsMessage
+from alerts.policy import alerts_visible, roster_units
 from alerts.schemas import (
     AlertListOut,
     AlertListQuery,
@@ -26,7 +24,7 @@ from alerts.schemas import (
     ZeroReportOut,
 )
 from alerts.services import (
-    alert_acknowledge,
+    alert_acknowledge_as,
     daily_report_status,
     local_day,
     roster_for_day,
@@ -35,10 +33,6 @@ from alerts.services import (
 )
 from command_center.responses import json_response
 from incidents import selectors as incident_selectors
-from incidents.domain.incidents import Kind
-from incidents.domain.lifecycle import Role
-from incidents.errors import Forbidden, NotFound
-from incidents.models import KIND_LABELS, Event, Incident, Unit
 from incidents.policy import actor_for
 from incidents.selectors import iso
 
@@ -91,7 +85,7 @@ def alert_list(request: HttpRequest, query: Query[AlertListQuery]) -> dict[str, 
     """Command staff and reviewers see the district's alerts, others their unit's. Phone
     numbers are masked."""
     actor = actor_for(request.user)
-    qs = selectors.alerts_visible(actor)
+    qs = alerts_visible(actor)
     if query.state:
         qs = qs.filter(state=query.state)
     if query.incident:
@@ -109,30 +103,17 @@ def alert_ack(request: HttpRequest, alert_id: int) -> dict[str, Any]:
     """The unit's liaison or command staff acknowledge an alert; its escalation stops.
     Acknowledging one that is no longer open changes nothing."""
     actor = actor_for(request.user)
-    alert = selectors.alerts_visible(actor).filter(pk=alert_id).first()
-    if alert is None:
-        raise NotFound(_("No such alert."))
-    if not (actor.is_command or (Role.LIAISON in actor.roles and actor.unit_id == alert.unit_id)):
-        raise Forbidden(_("Only the unit's liaison or command staff acknowledge an alert."))
-    alert_acknowledge(
-        alert_id=alert.pk,
-        now=timezone.now(),
-        via="api",
-        officer=Officer.objects.filter(user_id=actor.user_id).first(),
-        user=request.user if request.user.is_authenticated else None,
-    )
-    return _alert(selectors.alert_rows(Alert.objects.filter(pk=alert.pk)).get())
+    alert_acknowledge_as(actor=actor, alert_id=alert_id, via="api", now=timezone.now())
+    return _alert(selectors.alert_rows(Alert.objects.filter(pk=alert_id)).get())
 
 
 @router.get("/roster", response=RosterOut, summary="Who is on duty on a day")
 def roster(request: HttpRequest, query: Query[RosterQuery]) -> dict[str, Any]:
     actor = actor_for(request.user)
     day = query.day or local_day(timezone.now())
-    units = Unit.objects.filter(district_id=actor.district_id, active=True)
+    units = roster_units(actor)
     if query.unit:
         units = units.filter(code=query.unit)
-    if not actor.district_wide:
-        units = units.filter(pk=actor.unit_id) if actor.unit_id else units.none()
     period = sensitive_period(actor.district_id, day)
     rows = roster_for_day(actor.district_id, day, units)
     return {
@@ -202,48 +183,6 @@ def incident_cap(request: HttpRequest, incident_id: int) -> HttpResponse:
     actor = actor_for(request.user)
     incident = incident_selectors.incident_get(actor, incident_id)
     return HttpResponse(
-        cap_alert_xml(cap_for(incident)), content_type="application/cap+xml; charset=utf-8"
-    )
-
-
-def cap_for(incident: Incident) -> CapIncident:
-    """The CAP facts of an incident, as of its latest change."""
-    host = urlsplit(settings.PUBLIC_BASE_URL).hostname or "localhost"
-    sender = f"{incident.district.code}@{host}"
-    first_id = f"{incident.district.code}-{incident.code}-r0"
-    last_change = (
-        Event.objects.filter(incident=incident, kind__startswith="incident.")
-        .exclude(kind__in=["incident.chat", "incident.acknowledged"])
-        .order_by("-id")
-        .values_list("at", flat=True)
-        .first()
-    ) or incident.reported_at
-    kind = Kind(incident.kind)
-    label = KIND_LABELS[kind]
-    with translation.override("zh-hans"):
-        kind_zh = str(label)
-    with translation.override("en"):
-        kind_en = str(label)
-    return CapIncident(
-        identifier=f"{incident.district.code}-{incident.code}-r{incident.revision}",
-        sender=sender,
-        sent=last_change.replace(microsecond=0),
-        msg_type="Alert" if incident.revision == 0 else "Update",
-        references=(
-            ()
-            if incident.revision == 0
-            else (cap_reference(sender, first_id, incident.reported_at.replace(microsecond=0)),)
-        ),
-        level=incident.level,
-        status=incident.status,
-        kind_label_zh=kind_zh,
-        kind_label_en=kind_en,
-        town_zh=incident.town.name_zh,
-        town_en=incident.town.name_en,
-        people_count=incident.people_count,
-        code=incident.code,
-        lat=incident.lat,
-        lng=incident.lng,
-        web=f"{settings.PUBLIC_BASE_URL}/i/{incident.pk}",
-        kinds=(kind.value,),
+        cap_alert_xml(selectors.incident_cap(incident)),
+        content_type="application/cap+xml; charset=utf-8",
     )

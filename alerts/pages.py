@@ -17,9 +17,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from alerts import selectors
-from alerts.models import Alert, Officer, period_label
+from alerts.models import Alert, period_label
+from alerts.policy import alerts_visible, roster_units
 from alerts.services import (
-    alert_acknowledge,
+    alert_acknowledge_as,
     daily_report_status,
     local_day,
     roster_for_day,
@@ -28,8 +29,7 @@ from alerts.services import (
     zero_report_file,
 )
 from incidents.domain.lifecycle import Role
-from incidents.errors import ServiceError
-from incidents.models import Unit
+from incidents.errors import Forbidden, NotFound, ServiceError
 from incidents.web import page_actor
 
 ROSTER_MAX_BYTES = 2 * 1024 * 1024
@@ -52,7 +52,7 @@ class DailyReportForm(forms.Form):
 def alert_list(request: HttpRequest) -> HttpResponse:
     actor = page_actor(request)
     state = request.GET.get("state", "")
-    qs = selectors.alerts_visible(actor)
+    qs = alerts_visible(actor)
     if state in Alert.State.values:
         qs = qs.filter(state=state)
     rows = list(selectors.alert_rows(qs).order_by("-raised_at")[:100])
@@ -68,16 +68,15 @@ def alert_list(request: HttpRequest) -> HttpResponse:
 def alert_ack(request: HttpRequest, alert_id: int) -> HttpResponse:
     """Acknowledge an alert for one's unit (or as command staff) from the web."""
     actor = page_actor(request)
-    alert = selectors.alerts_visible(actor).filter(pk=alert_id).first()
-    if alert is None:
-        raise Http404(_("No such alert."))
-    if not (actor.is_command or (Role.LIAISON in actor.roles and actor.unit_id == alert.unit_id)):
-        raise PermissionDenied(_("Only the unit's liaison or command staff acknowledge an alert."))
-    officer = Officer.objects.filter(user_id=actor.user_id).first()
-    user = request.user if request.user.is_authenticated else None
-    if alert_acknowledge(
-        alert_id=alert.pk, now=timezone.now(), via="web", officer=officer, user=user
-    ):
+    try:
+        acknowledged = alert_acknowledge_as(
+            actor=actor, alert_id=alert_id, via="web", now=timezone.now()
+        )
+    except NotFound:
+        raise Http404(_("No such alert.")) from None
+    except Forbidden as exc:
+        raise PermissionDenied(exc.detail) from None
+    if acknowledged:
         messages.success(request, _("Alert acknowledged."))
     else:
         messages.info(request, _("The alert was no longer waiting."))
@@ -126,9 +125,7 @@ def roster(request: HttpRequest) -> HttpResponse:
                         )
                         return redirect(f"{request.path}?day={day.isoformat()}")
         status = 400
-    units = Unit.objects.filter(district_id=actor.district_id, active=True)
-    if not actor.district_wide and actor.unit_id:
-        units = units.filter(pk=actor.unit_id)
+    units = roster_units(actor)
     period = sensitive_period(actor.district_id, day)
     context = {
         "day": day,

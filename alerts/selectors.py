@@ -5,26 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from alerts.domain.cap import CapIncident, cap_reference
 from alerts.domain.delivery import SmsStatus
 from alerts.models import Alert, DutyShift, SmsMessage
+from alerts.policy import alerts_visible
 from alerts.services.common import FOUR_DEPARTMENTS, local_day, sensitive_period
 from alerts.services.zero_reports import DailyReportStatus, daily_report_status
-from incidents.models import Incident, Unit
+from incidents.domain.incidents import Kind
+from incidents.models import KIND_LABELS, Event, Incident, Unit
 from incidents.policy import Actor
 
 BOARD_ROWS = 10
-
-
-def alerts_visible(actor: Actor, qs: QuerySet[Alert] | None = None) -> QuerySet[Alert]:
-    """Command staff and reviewers see the district's alerts; others their own unit's."""
-    qs = (qs if qs is not None else Alert.objects.all()).filter(district_id=actor.district_id)
-    if actor.district_wide:
-        return qs
-    return qs.filter(unit_id=actor.unit_id) if actor.unit_id else qs.none()
 
 
 def alert_rows(qs: QuerySet[Alert]) -> QuerySet[Alert]:
@@ -88,4 +85,47 @@ def alert_board(actor: Actor, *, now: datetime | None = None) -> AlertBoard:
         exhausted_count=exhausted.count(),
         given_up_today=given_up,
         reports=daily_report_status(actor.district_id, day) if period is not None else None,
+    )
+
+
+def incident_cap(incident: Incident) -> CapIncident:
+    """The CAP 1.2 facts of an incident, as of its latest change."""
+    host = urlsplit(settings.PUBLIC_BASE_URL).hostname or "localhost"
+    sender = f"{incident.district.code}@{host}"
+    first_id = f"{incident.district.code}-{incident.code}-r0"
+    last_change = (
+        Event.objects.filter(incident=incident, kind__startswith="incident.")
+        .exclude(kind__in=["incident.chat", "incident.acknowledged"])
+        .order_by("-id")
+        .values_list("at", flat=True)
+        .first()
+    ) or incident.reported_at
+    kind = Kind(incident.kind)
+    label = KIND_LABELS[kind]
+    with translation.override("zh-hans"):
+        kind_zh = str(label)
+    with translation.override("en"):
+        kind_en = str(label)
+    return CapIncident(
+        identifier=f"{incident.district.code}-{incident.code}-r{incident.revision}",
+        sender=sender,
+        sent=last_change.replace(microsecond=0),
+        msg_type="Alert" if incident.revision == 0 else "Update",
+        references=(
+            ()
+            if incident.revision == 0
+            else (cap_reference(sender, first_id, incident.reported_at.replace(microsecond=0)),)
+        ),
+        level=incident.level,
+        status=incident.status,
+        kind_label_zh=kind_zh,
+        kind_label_en=kind_en,
+        town_zh=incident.town.name_zh,
+        town_en=incident.town.name_en,
+        people_count=incident.people_count,
+        code=incident.code,
+        lat=incident.lat,
+        lng=incident.lng,
+        web=f"{settings.PUBLIC_BASE_URL}/i/{incident.pk}",
+        kinds=(kind.value,),
     )

@@ -17,6 +17,7 @@ from alerts.services.outbox import (
 )
 from alerts.services.paging import (
     alert_acknowledge,
+    alert_acknowledge_as,
     alert_escalate,
     alert_raise,
     alerts_acknowledge_for_unit,
@@ -42,6 +43,7 @@ __all__ = [
     "InboundResult",
     "RosterImport",
     "alert_acknowledge",
+    "alert_acknowledge_as",
     "alert_escalate",
     "alert_raise",
     "alert_settings",

@@ -17,11 +17,13 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from alerts.domain import duty
 from alerts.domain.duty import Reason, Rung
 from alerts.domain.messages import PARAM_MAX_CHARS, MessageError, phone_masked
 from alerts.models import Alert, AlertSettings, DutyShift, Officer
+from alerts.policy import alerts_visible, check_acknowledge
 from alerts.services.common import (
     alert_settings,
     local_day,
@@ -30,8 +32,10 @@ from alerts.services.common import (
 )
 from alerts.services.outbox import sms_queue
 from incidents.domain.incidents import Level
+from incidents.errors import NotFound
 from incidents.events import event_record
 from incidents.models import Case, Clock, Incident, Unit
+from incidents.policy import Actor
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +92,7 @@ def incident_alerts_raise(*, incident: Incident, reason: Reason, now: datetime) 
         "link": public_link(f"/i/{incident.pk}"),
     }
     key_part = "opened" if reason is Reason.INCIDENT_OPENED else f"level-{incident.level}"
+    sensitive = sensitive_period(incident.district_id, local_day(now)) is not None
     raised = []
     for unit in sorted(units.values(), key=lambda u: u.pk):
         alert = alert_raise(
@@ -100,6 +105,7 @@ def incident_alerts_raise(*, incident: Incident, reason: Reason, now: datetime) 
             params=params,
             now=now,
             settings_row=settings_row,
+            sensitive=sensitive,
         )
         if alert is not None:
             raised.append(alert)
@@ -165,12 +171,17 @@ def alert_raise(
     case: Case | None = None,
     level: Level | None = None,
     settings_row: AlertSettings | None = None,
+    sensitive: bool | None = None,
 ) -> Alert | None:
-    """Raise one alert (once per `key`) and page its first stage; None if it was raised."""
+    """Raise one alert (once per `key`) and page its first stage; None if it was raised.
+
+    `sensitive` says whether a sensitive period is in force (looked up when not given).
+    """
     if Alert.objects.filter(key=key).exists():
         return None
-    period = sensitive_period(district_id, local_day(now))
-    ladder = duty.ladder(reason, level=level, sensitive=period is not None)
+    if sensitive is None:
+        sensitive = sensitive_period(district_id, local_day(now)) is not None
+    ladder = duty.ladder(reason, level=level, sensitive=sensitive)
     try:
         with transaction.atomic():
             alert = Alert.objects.create(
@@ -181,7 +192,7 @@ def alert_raise(
                 incident=incident,
                 case=case,
                 level=level.value if level else "",
-                sensitive=period is not None,
+                sensitive=sensitive,
                 ladder=[sorted(r.value for r in stage) for stage in ladder],
                 params=params,
                 raised_at=now,
@@ -402,6 +413,24 @@ def alert_acknowledge(
             response_seconds=int((now - alert.raised_at).total_seconds()),
         )
     return True
+
+
+def alert_acknowledge_as(*, actor: Actor, alert_id: int, via: str, now: datetime) -> bool:
+    """A person acknowledges an alert (from a page or the API); False if it was not open.
+
+    `NotFound` for an alert they may not see, `Forbidden` for one they may not acknowledge.
+    """
+    alert = alerts_visible(actor).filter(pk=alert_id).first()
+    if alert is None:
+        raise NotFound(_("No such alert."))
+    check_acknowledge(actor, alert)
+    return alert_acknowledge(
+        alert_id=alert.pk,
+        now=now,
+        via=via,
+        officer=Officer.objects.filter(user_id=actor.user_id).first(),
+        user=User.objects.get(pk=actor.user_id),
+    )
 
 
 def alerts_acknowledge_for_unit(
