@@ -63,7 +63,7 @@ def _alert(alert: Alert) -> dict[str, Any]:
     return {
         "id": alert.pk,
         "reason": alert.reason,
-        "unit": alert.unit.code,
+        "unit": alert.unit.code if alert.unit else None,
         "incident_id": alert.incident_id,
         "case_number": alert.case.number if alert.case else None,
         "level": alert.level,

@@ -27,6 +27,7 @@ REASON_LABELS = {
     Reason.LEVEL_RAISED: _("incident level raised"),
     Reason.CLOCK_OVERDUE: _("case deadline passed"),
     Reason.ZERO_REPORT_MISSING: _("daily report missing"),
+    Reason.STEP_LATE: _("playbook step late"),
 }
 STATUS_LABELS = {
     SmsStatus.QUEUED: _("queued"),
@@ -188,7 +189,10 @@ class Alert(models.Model):
     reason = models.CharField(
         max_length=30, choices=[(r.value, lbl) for r, lbl in REASON_LABELS.items()]
     )
-    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="alerts")
+    # None: the alert is about something the joint command itself owns (it pages command).
+    unit = models.ForeignKey(
+        Unit, on_delete=models.PROTECT, null=True, blank=True, related_name="alerts"
+    )
     incident = models.ForeignKey(
         Incident, on_delete=models.PROTECT, null=True, blank=True, related_name="alerts"
     )

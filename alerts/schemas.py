@@ -39,7 +39,7 @@ class SmsOut(Schema):
 class AlertOut(Schema):
     id: int
     reason: str
-    unit: str
+    unit: str | None  # None: the joint command itself
     incident_id: int | None
     case_number: str | None
     level: str

@@ -26,6 +26,7 @@ from incidents.domain.lifecycle import OPEN_STATES, CaseState
 from incidents.events import event_frame, stream_latest
 from incidents.models import STATE_LABELS, Clock
 from incidents.policy import Actor, dashboard_stream, visible_cases
+from playbooks.selectors import dashboard_checklists
 
 LATEST_EVENTS = 30
 CLOCK_ROWS = 10
@@ -146,4 +147,5 @@ def summary(actor: Actor, *, now: datetime | None = None) -> dict[str, Any]:
         "since": now - timedelta(days=1),
         "alerts": (board := alert_board(actor, now=now)),
         "period": period_label(board.period),
+        "checklists": dashboard_checklists(actor, now=now),
     }

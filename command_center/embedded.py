@@ -25,12 +25,16 @@ log = logging.getLogger(__name__)
 
 async def sweep_forever(interval: float) -> None:
     from incidents.services import clocks_sweep, idempotency_purge, presence_purge
+    from playbooks.services import playbooks_tick
 
     while True:
         try:
             marked = await sync_to_async(clocks_sweep, thread_sensitive=False)()
             if marked:
                 log.info("clock sweep marked %d clocks overdue", marked)
+            late = await sync_to_async(playbooks_tick, thread_sensitive=False)()
+            if late:
+                log.info("checklist sweep marked %d steps late", late)
             await sync_to_async(idempotency_purge, thread_sensitive=False)()
             await sync_to_async(presence_purge, thread_sensitive=False)()
         except Exception:

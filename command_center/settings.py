@@ -200,6 +200,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-presence": {"task": "incidents.tasks.purge_presence", "schedule": 60.0},
     "send-sms": {"task": "alerts.tasks.send_outbox", "schedule": float(SMS_SWEEP_SECONDS)},
     "alerts-tick": {"task": "alerts.tasks.tick", "schedule": float(ALERT_SWEEP_SECONDS)},
+    "sweep-checklists": {
+        "task": "playbooks.tasks.sweep_checklists",
+        "schedule": float(CLOCK_SWEEP_SECONDS),
+    },
 }
 # Every ASGI process also relays any event the fast path left behind (Redis was down) this
 # often, so that live screens catch up within seconds of Redis returning (0 turns it off).
@@ -268,6 +272,12 @@ STORAGES = {
         )
     },
 }
+
+# --- uploads ---------------------------------------------------------------------------
+# Evidence attached to checklist steps; never served from here directly (see playbooks.views).
+MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+MEDIA_URL = "/media/"
+CHECKLIST_ATTACHMENT_MAX_BYTES = envint("CHECKLIST_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024))
 
 # --- API ------------------------------------------------------------------------------
 # Bodies larger than this are refused with 413 before any parsing.

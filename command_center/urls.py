@@ -17,4 +17,5 @@ urlpatterns = [
     path("dashboard/panels/", views.panels, name="dashboard-panels"),
     path("", include("incidents.urls")),
     path("", include("alerts.urls")),
+    path("", include("playbooks.urls")),
 ]

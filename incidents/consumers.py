@@ -1,4 +1,5 @@
-"""The incident room socket: the incident's stream, chat, acknowledgements and presence."""
+"""The incident room socket: the incident's stream, chat, acknowledgements, checklist steps
+and presence."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from incidents.domain.streams import incident_stream
 from incidents.live import LiveConsumer, Refused
 from incidents.models import Incident
 from incidents.policy import Actor, can_view_incident
+from playbooks.services import StepMove, step_move
 
 
 class IncidentRoomConsumer(LiveConsumer):
@@ -33,6 +35,27 @@ class IncidentRoomConsumer(LiveConsumer):
         elif kind == "ack":
             await database_sync_to_async(services.room_acknowledge)(
                 actor=self.me, incident_id=self.incident_id, note=content.get("note", "")
+            )
+        elif kind == "step":
+            step_id = content.get("step_id")
+            if isinstance(step_id, bool) or not isinstance(step_id, int):
+                raise Refused(_("“step_id” must be an integer."), code=0)
+            revision = content.get("expected_revision")
+            if revision is not None and (
+                isinstance(revision, bool) or not isinstance(revision, int)
+            ):
+                raise Refused(_("“expected_revision” must be an integer."), code=0)
+            state = content.get("state")
+            await database_sync_to_async(step_move)(
+                actor=self.me,
+                step_id=step_id,
+                incident_id=self.incident_id,
+                move=StepMove(
+                    state=state if isinstance(state, str) else "",
+                    note=content.get("note", ""),
+                    number=content.get("number"),
+                    expected_revision=revision,
+                ),
             )
         else:
             await super().on_action(kind, content)

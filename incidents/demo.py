@@ -48,6 +48,8 @@ from incidents.services import (
     room_acknowledge,
     room_chat,
 )
+from playbooks.models import ChecklistStep
+from playbooks.services import StepMove, step_move
 
 DISTRICT = ("nanxun_district", "NX", "南浔区", "Nanxun District")
 FUND_OPENING_BALANCE = Decimal("5000000.00")
@@ -357,6 +359,8 @@ def _incidents(district: District, people: DemoPeople) -> None:
         move = partial(incident_transition, actor=people.command, incident_id=incident.pk)
         move(change=IncidentChange(action="activate"))
         room_acknowledge(actor=police, incident_id=incident.pk, note="派出所已出警")
+        for step in ChecklistStep.objects.filter(checklist__incident=incident, owner="police"):
+            step_move(actor=police, step_id=step.pk, move=StepMove(state="done", note="已到场"))
         room_chat(actor=hrss, incident_id=incident.pk, text="人社局正在核对工资名册")
         if n == 1:
             move(change=IncidentChange(action="contain"))

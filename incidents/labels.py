@@ -34,6 +34,9 @@ EVENT_LABELS: dict[str, Any] = {
     "sms.given_up": gettext_lazy("SMS given up"),
     "zero_report.filed": gettext_lazy("Daily report filed"),
     "zero_report.missing": gettext_lazy("Daily report missing"),
+    "checklist.started": gettext_lazy("Playbook started"),
+    "checklist.step_moved": gettext_lazy("Checklist step"),
+    "checklist.step_late": gettext_lazy("Checklist step late"),
 }
 # Event details worth showing in the timeline, with their labels.
 EVENT_DATA_LABELS: dict[str, Any] = {
@@ -63,4 +66,7 @@ EVENT_DATA_LABELS: dict[str, Any] = {
     "via": gettext_lazy("via"),
     "error_code": gettext_lazy("error code"),
     "text": gettext_lazy("text"),
+    "number": gettext_lazy("figure"),
+    "attachment": gettext_lazy("attachment"),
+    "minutes_late": gettext_lazy("minutes late"),
 }

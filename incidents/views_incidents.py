@@ -28,6 +28,9 @@ from incidents.policy import (
     visible_cases,
 )
 from incidents.web import page_actor
+from playbooks.domain.checklist import StepState
+from playbooks.models import STATE_LABELS as STEP_STATE_LABELS
+from playbooks.selectors import incident_checklists, playbooks_to_add, step_role
 
 TIMELINE_LENGTH = 300
 
@@ -61,6 +64,8 @@ def live_labels(district_id: int) -> dict[str, Any]:
         "reconnecting": _("reconnecting…"),
         "offline": _("disconnected; reload the page"),
         "nobody": _("nobody"),
+        "step_states": {s.value: str(label) for s, label in STEP_STATE_LABELS.items()},
+        "late": _("late"),
     }
 
 
@@ -140,10 +145,16 @@ def incident_new(request: HttpRequest) -> HttpResponse:
 
 def _timeline_item(frame: dict[str, Any], unit_names: dict[str, str]) -> dict[str, Any]:
     unit = frame["data"].get("unit") if frame["kind"].startswith("alert.") else None
+    after = frame.get("after") or ""
     return {
         **frame,
         "label": EVENT_LABELS.get(frame["kind"], frame["kind"]),
         "unit_name": unit_names.get(unit, unit) if unit else None,
+        "after_label": (
+            STEP_STATE_LABELS.get(StepState(after))
+            if frame["kind"] == "checklist.step_moved" and after in StepState._value2member_map_
+            else None
+        ),
     }
 
 
@@ -165,6 +176,10 @@ def _room_context(actor: Actor, incident: Incident) -> dict[str, Any]:
         "labels": labels,
         "levels": [lv.value for lv in rules.Level],
         "alerts": incident_alerts(actor, incident),
+        "checklists": incident_checklists(actor, incident, now=timezone.now()),
+        "playbooks_to_add": playbooks_to_add(actor, incident),
+        "step_role": step_role(actor),
+        "step_states": [(s.value, label) for s, label in STEP_STATE_LABELS.items()],
     }
 
 
@@ -209,6 +224,19 @@ def incident_act(request: HttpRequest, incident_id: int) -> HttpResponse:
             label = INCIDENT_ACTION_LABELS[rules.Action(form.change.action)]
             messages.success(request, _("%(action)s: done.") % {"action": label})
             return redirect("incident-room", incident_id=incident_id)
+    return room_refused(request, actor, incident_id, form=form, error=error, status=status)
+
+
+def room_refused(
+    request: HttpRequest,
+    actor: Actor,
+    incident_id: int,
+    *,
+    form: Any,
+    status: int,
+    error: str | None = None,
+) -> HttpResponse:
+    """The room again, saying why the action posted from it was not taken."""
     incident = _incident(actor, incident_id)
     context = _room_context(actor, incident)
     context.update({"action_error": error, "failed_form": form})

@@ -32,6 +32,7 @@ class Reason(StrEnum):
     LEVEL_RAISED = "level_raised"
     CLOCK_OVERDUE = "clock_overdue"
     ZERO_REPORT_MISSING = "zero_report_missing"
+    STEP_LATE = "step_late"
 
 
 Ladder = tuple[frozenset[Rung], ...]
@@ -58,7 +59,9 @@ def ladder(reason: Reason, *, level: Level | None = None, sensitive: bool = Fals
 
     Incidents page the rungs of `FIRST_PAGE`, then the duty rungs not yet paged (backup
     before leader), then the joint command. An overdue clock goes to the unit's liaison,
-    then its leader, then command; a missing zero report to the unit's leader, then command.
+    then its leader, then command; a missing zero report to the unit's leader, then command;
+    a late playbook step to the owning unit's primary officer on duty, its leader, then
+    command (a step the joint command owns pages command alone, see `alert_raise`).
     """
     if reason in (Reason.INCIDENT_OPENED, Reason.LEVEL_RAISED):
         if level is None:
@@ -68,6 +71,8 @@ def ladder(reason: Reason, *, level: Level | None = None, sensitive: bool = Fals
         return (first, *rest, frozenset({Rung.COMMAND}))
     if reason is Reason.CLOCK_OVERDUE:
         return (frozenset({Rung.LIAISON}), frozenset({Rung.LEADER}), frozenset({Rung.COMMAND}))
+    if reason is Reason.STEP_LATE:
+        return (frozenset({Rung.PRIMARY}), frozenset({Rung.LEADER}), frozenset({Rung.COMMAND}))
     return (frozenset({Rung.LEADER}), frozenset({Rung.COMMAND}))
 
 

@@ -84,6 +84,23 @@ TEMPLATES: dict[str, Template] = {
             ("code", "clock", "minutes", "link", "ref"),
         ),
         Template(
+            "step_opened",
+            "事件{code}({level}级)预案任务：{step}，请于{due}前完成。{link} {ref}",
+            ("code", "level", "step", "due", "link", "ref"),
+        ),
+        Template(
+            "step_late",
+            "事件{code}预案任务“{step}”应于{due}前完成，已超时，请立即落实，回复1确认。"
+            "{link} {ref}",
+            ("code", "step", "due", "link", "ref"),
+        ),
+        Template(
+            "step_escalated",
+            "事件{code}预案任务“{step}”超时预警{minutes}分钟未获确认，转您督办，回复1确认。"
+            "{link} {ref}",
+            ("code", "step", "minutes", "link", "ref"),
+        ),
+        Template(
             "zero_report_missing",
             "{unit}{day}零报告未按时报送，请督促报送，回复1确认。{link} {ref}",
             ("unit", "day", "link", "ref"),

@@ -63,7 +63,7 @@ def sms_inbound(*, sender: str, body: str, now: datetime | None = None) -> Inbou
     if alert.state != Alert.State.OPEN:
         return InboundResult("already", alert.pk)
     related = Alert.objects.filter(
-        unit_id=alert.unit_id,
+        unit=alert.unit,
         state=Alert.State.OPEN,
         incident=alert.incident,
         case=alert.case,

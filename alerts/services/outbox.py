@@ -293,7 +293,7 @@ def _record_event(message: SmsMessage, kind: str, now: datetime, **extra: Any) -
         actor=None,
         incident=message.incident,
         case=message.case,
-        units=[alert.unit_id] if alert is not None else (),
+        units=[alert.unit_id] if alert is not None and alert.unit_id else (),
         data=_event_data(message, **extra),
     )
 

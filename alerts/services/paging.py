@@ -44,12 +44,14 @@ FIRST_TEMPLATE = {
     Reason.LEVEL_RAISED: "incident_level_raised",
     Reason.CLOCK_OVERDUE: "clock_overdue",
     Reason.ZERO_REPORT_MISSING: "zero_report_missing",
+    Reason.STEP_LATE: "step_late",
 }
 LATER_TEMPLATE = {
     Reason.INCIDENT_OPENED: "incident_escalated",
     Reason.LEVEL_RAISED: "incident_escalated",
     Reason.CLOCK_OVERDUE: "clock_escalated",
     Reason.ZERO_REPORT_MISSING: "zero_report_missing",
+    Reason.STEP_LATE: "step_escalated",
 }
 _TEMPLATE_PARAMS = {
     "incident_opened": ("level", "code", "town", "kind", "people", "link"),
@@ -58,7 +60,10 @@ _TEMPLATE_PARAMS = {
     "clock_overdue": ("code", "clock", "link"),
     "clock_escalated": ("code", "clock", "minutes", "link"),
     "zero_report_missing": ("unit", "day", "link"),
+    "step_late": ("code", "step", "due", "link"),
+    "step_escalated": ("code", "step", "minutes", "link"),
 }
+COMMAND_NAME = "联合指挥部"  # who an alert with no unit is about, in an SMS
 
 
 def _zh(label: Any) -> str:
@@ -164,7 +169,7 @@ def alert_raise(
     district_id: int,
     key: str,
     reason: Reason,
-    unit: Unit,
+    unit: Unit | None,
     params: dict[str, str],
     now: datetime,
     incident: Incident | None = None,
@@ -176,12 +181,18 @@ def alert_raise(
     """Raise one alert (once per `key`) and page its first stage; None if it was raised.
 
     `sensitive` says whether a sensitive period is in force (looked up when not given).
+    An alert with no `unit` is about something the joint command itself owns: it pages
+    command alone.
     """
     if Alert.objects.filter(key=key).exists():
         return None
     if sensitive is None:
         sensitive = sensitive_period(district_id, local_day(now)) is not None
-    ladder = duty.ladder(reason, level=level, sensitive=sensitive)
+    ladder = (
+        duty.ladder(reason, level=level, sensitive=sensitive)
+        if unit is not None
+        else (frozenset({Rung.COMMAND}),)
+    )
     try:
         with transaction.atomic():
             alert = Alert.objects.create(
@@ -210,6 +221,8 @@ def _recipients(alert: Alert, rung: Rung, day: date) -> list[Officer]:
     officers = Officer.objects.filter(active=True)
     if rung is Rung.COMMAND:
         return list(officers.filter(district_id=alert.district_id, unit__isnull=True))
+    if alert.unit_id is None:
+        return []  # an alert about the joint command's own work pages command alone
     if rung is Rung.LIAISON:
         return list(officers.filter(unit_id=alert.unit_id, is_liaison=True))
     return [
@@ -309,7 +322,7 @@ def _queue_page(
 
 def _params(alert: Alert, template: str, now: datetime) -> dict[str, str]:
     values = dict(alert.params)
-    values.setdefault("unit", alert.unit.name_zh)
+    values.setdefault("unit", alert.unit.name_zh if alert.unit else COMMAND_NAME)
     values["minutes"] = str(max(1, int((now - alert.raised_at).total_seconds() // 60)))
     # Names from reference data are cut to what a template variable may hold.
     return {
@@ -327,12 +340,12 @@ def alert_event(alert: Alert, kind: str, now: datetime, **data: Any) -> None:
         actor=None,
         incident=alert.incident,
         case=alert.case,
-        units=[alert.unit_id],
+        units=[alert.unit_id] if alert.unit_id else [],
         data={
             "alert_id": alert.pk,
             "reason": alert.reason,
             "unit_id": alert.unit_id,
-            "unit": alert.unit.code,
+            "unit": alert.unit.code if alert.unit else None,
             **data,
         },
     )

@@ -42,6 +42,7 @@ from incidents.policy import (
     visible_incidents,
 )
 from incidents.services.common import require_reason
+from playbooks.services.checklists import checklists_start_for_incident
 
 # Units that join every incident unless the district's settings say otherwise.
 DEFAULT_RESPONDERS = ("police", "hrss", "petition")
@@ -254,6 +255,11 @@ def incident_transition(
         )
         if rules.graver(rules.Level(incident.level), level_before):
             incident_alerts_raise(incident=incident, reason=Reason.LEVEL_RAISED, now=now)
+        if after is rules.Status.ACTIVE and (
+            before is not after or incident.level != level_before.value
+        ):
+            # The contingency plan opens on activation, and a level change brings its own.
+            checklists_start_for_incident(incident=incident, now=now, user_id=actor.user_id)
         if after is rules.Status.CLOSED:
             alerts_cancel(incident=incident, now=now, why="incident_closed")
         return event

@@ -5,6 +5,9 @@ levels it applies to, and ordered steps, each with its owner (a unit code, or `c
 the joint command), a due offset from activation, whether it is required, how to do it,
 and whether its owner's on-duty officer is sent an SMS when it opens.
 
+Some steps need evidence before they are done: a note, a number (people dispersed, yuan
+paid) or an attachment.
+
 Plain Python: `template_from_dict` checks a mapping (as read from YAML) against the units
 the district has and returns a `Template`, or raises `TemplateError` listing every problem
 with where it is (`steps[3].due_minutes: ...`). `template_to_dict` is its inverse.
@@ -12,6 +15,7 @@ with where it is (`steps[3].due_minutes: ...`). `template_to_dict` is its invers
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -22,6 +26,15 @@ from incidents.domain.incidents import Kind, Level
 COMMAND = "command"  # the owner of steps the joint command itself carries out
 TOWN = "town"  # the owner of steps the incident's own town carries out
 SPECIAL_OWNERS = (COMMAND, TOWN)
+
+
+class Evidence(StrEnum):
+    """What a step needs before it may be marked done."""
+
+    NONE = "none"
+    NOTE = "note"  # a written account
+    NUMBER = "number"  # a figure: people dispersed, yuan paid
+    ATTACHMENT = "attachment"  # a file: a signed pay sheet, a photograph
 
 
 class Trigger(StrEnum):
@@ -35,6 +48,7 @@ MAX_DUE_MINUTES = 30 * 24 * 60
 MAX_STEPS = 100
 TEXT_MAX = 200
 NOTE_MAX = 2000
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
 class TemplateError(ValueError):
@@ -55,10 +69,13 @@ class Step:
     required: bool = True
     note: str = ""
     sms: bool = False  # tell the owner's on-duty officer when the step opens
+    evidence: Evidence = Evidence.NONE
+    evidence_label: str = ""  # what the figure or file is, e.g. "人数 / people dispersed"
 
 
 @dataclass(frozen=True)
 class Template:
+    key: str  # stable across versions: what an import updates, what a checklist names
     name: str
     version: int
     kinds: frozenset[Kind]
@@ -70,8 +87,19 @@ class Template:
         return self.trigger is Trigger.INCIDENT and kind in self.kinds and level in self.levels
 
 
-_STEP_FIELDS = {"key", "title_zh", "title_en", "owner", "due_minutes", "required", "note", "sms"}
-_TEMPLATE_FIELDS = {"name", "version", "trigger", "kinds", "levels", "steps"}
+_STEP_FIELDS = {
+    "key",
+    "title_zh",
+    "title_en",
+    "owner",
+    "due_minutes",
+    "required",
+    "note",
+    "sms",
+    "evidence",
+    "evidence_label",
+}
+_TEMPLATE_FIELDS = {"key", "name", "version", "trigger", "kinds", "levels", "steps"}
 
 
 def _text(
@@ -109,18 +137,34 @@ def _choices(where: str, value: Any, allowed: Mapping[str, Any], problems: list[
     return chosen
 
 
-def _step(where: str, raw: Any, units: Collection[str], problems: list[str]) -> Step | None:
+def _key(where: str, value: Any, problems: list[str]) -> str:
+    if not isinstance(value, str) or not KEY_PATTERN.match(value):
+        problems.append(
+            f"{where}: give a key of lower-case letters, digits and _ (at most 40), "
+            "starting with a letter"
+        )
+        return ""
+    return value
+
+
+def _step(
+    where: str, raw: Any, units: Collection[str], problems: list[str], *, owners: Collection[str]
+) -> Step | None:
     if not isinstance(raw, dict):
         problems.append(f"{where}: a step is a mapping of {', '.join(sorted(_STEP_FIELDS))}")
         return None
     for unknown in sorted(set(raw) - _STEP_FIELDS):
         problems.append(f"{where}.{unknown}: unknown field")
-    key = _text(f"{where}.key", raw.get("key"), problems, limit=40)
+    key = _key(f"{where}.key", raw.get("key"), problems)
     owner = raw.get("owner")
-    if not isinstance(owner, str) or (owner not in SPECIAL_OWNERS and owner not in units):
-        problems.append(
-            f"{where}.owner: unknown unit {owner!r} (a unit code, {COMMAND!r} or {TOWN!r})"
-        )
+    if not isinstance(owner, str) or (owner not in owners and owner not in units):
+        allowed = " or ".join(map(repr, owners))
+        problems.append(f"{where}.owner: unknown unit {owner!r} (a unit code or {allowed})")
+    evidence = raw.get("evidence", Evidence.NONE.value)
+    if evidence not in Evidence._value2member_map_:
+        allowed = ", ".join(e.value for e in Evidence)
+        problems.append(f"{where}.evidence: unknown {evidence!r} (one of {allowed})")
+        evidence = Evidence.NONE.value
     due = raw.get("due_minutes")
     if isinstance(due, bool) or not isinstance(due, int):
         problems.append(f"{where}.due_minutes: give whole minutes after activation")
@@ -136,6 +180,10 @@ def _step(where: str, raw: Any, units: Collection[str], problems: list[str]) -> 
         required=_flag(f"{where}.required", raw.get("required"), True, problems),
         note=_text(f"{where}.note", raw.get("note"), problems, limit=NOTE_MAX, required=False),
         sms=_flag(f"{where}.sms", raw.get("sms"), False, problems),
+        evidence=Evidence(evidence),
+        evidence_label=_text(
+            f"{where}.evidence_label", raw.get("evidence_label"), problems, required=False
+        ),
     )
 
 
@@ -146,9 +194,10 @@ def template_from_dict(raw: Any, *, units: Collection[str]) -> Template:
     """
     problems: list[str] = []
     if not isinstance(raw, dict):
-        raise TemplateError(["a template is a mapping of name, version, kinds, levels, steps"])
+        raise TemplateError(["a template is a mapping of key, name, version, kinds, levels, steps"])
     for unknown in sorted(set(raw) - _TEMPLATE_FIELDS):
         problems.append(f"{unknown}: unknown field")
+    key = _key("key", raw.get("key"), problems)
     name = _text("name", raw.get("name"), problems, limit=100)
     version = raw.get("version", 1)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
@@ -172,8 +221,10 @@ def template_from_dict(raw: Any, *, units: Collection[str]) -> Template:
     elif len(raw_steps) > MAX_STEPS:
         problems.append(f"steps: at most {MAX_STEPS}")
     else:
+        # A sensitive-period checklist belongs to no incident, so to no town.
+        owners = SPECIAL_OWNERS if Trigger(trigger) is Trigger.INCIDENT else (COMMAND,)
         for n, raw_step in enumerate(raw_steps):
-            step = _step(f"steps[{n}]", raw_step, units, problems)
+            step = _step(f"steps[{n}]", raw_step, units, problems, owners=owners)
             if step is not None:
                 steps.append(step)
         seen: set[str] = set()
@@ -184,6 +235,7 @@ def template_from_dict(raw: Any, *, units: Collection[str]) -> Template:
     if problems:
         raise TemplateError(problems)
     return Template(
+        key=key,
         name=name,
         version=version,
         kinds=frozenset(kinds),
@@ -196,6 +248,7 @@ def template_from_dict(raw: Any, *, units: Collection[str]) -> Template:
 def template_to_dict(template: Template) -> dict[str, Any]:
     """The mapping `template_from_dict` reads back to the same template (for YAML export)."""
     return {
+        "key": template.key,
         "name": template.name,
         "version": template.version,
         "trigger": template.trigger.value,
@@ -211,6 +264,8 @@ def template_to_dict(template: Template) -> dict[str, Any]:
                 "required": s.required,
                 "note": s.note,
                 "sms": s.sms,
+                "evidence": s.evidence.value,
+                "evidence_label": s.evidence_label,
             }
             for s in template.steps
         ],

@@ -25,6 +25,8 @@ function timelineItem(frame) {
     );
   }
   const said = frame.reason || data.note || data.text;
+  const step = data.step ? data.title || data.step : frame.kind === "checklist.started" ? data.name : "";
+  const moved = frame.kind === "checklist.step_moved" ? text.step_states[frame.after] || frame.after : "";
   const unit = frame.kind.startsWith("alert.") ? data.unit : "";
   const who = data.officer || (unit ? (text.units && text.units[unit]) || unit : "");
   return el(
@@ -34,6 +36,10 @@ function timelineItem(frame) {
     " ",
     el("strong", {}, text.events[frame.kind] || frame.kind),
     data.case_number ? ` ${data.case_number}` : "",
+    step ? " " : "",
+    step ? el("span", { class: "step-title" }, step) : "",
+    moved ? " → " : "",
+    moved ? el("span", { class: `state state-${frame.after}` }, moved) : "",
     who ? " " : "",
     who ? el("span", { class: "who" }, who) : "",
     frame.actor ? " " : "",
@@ -65,6 +71,8 @@ function onEvent(frame) {
   if (data.people_count !== undefined) setText("incident-people", data.people_count);
   if (data.commander) setText("incident-commander", data.commander);
   if (frame.kind.startsWith("alert.") || frame.kind.startsWith("sms.")) refreshAlerts();
+  if (frame.kind === "checklist.started") refreshChecklist();
+  if (frame.kind === "checklist.step_moved" || frame.kind === "checklist.step_late") showStep(frame);
   if (frame.before !== frame.after || frame.kind === "incident.take_command") {
     // The controls offered depend on the status (and carry its revision): fetch them again.
     refreshControls();
@@ -94,6 +102,116 @@ function refreshAlerts() {
   }, 800);
 }
 
+// --- the checklist ------------------------------------------------------------------------
+// Steps change in place from their events; the buttons offered follow the same rule as the
+// server's (the owning unit's liaison moves an unfinished step; command staff any step).
+const checklist = document.getElementById("room-checklist");
+const stepError = document.getElementById("step-error");
+const FINISHED = new Set(["done", "skipped"]);
+const REACHABLE = {
+  open: ["in_progress", "done", "skipped"],
+  in_progress: ["open", "done", "skipped"],
+  done: ["open"],
+  skipped: ["open"],
+};
+
+function allowedMoves(item) {
+  if (!checklist) return [];
+  const state = item.dataset.state;
+  if (checklist.dataset.command === "1") return REACHABLE[state];
+  const mine = checklist.dataset.unit && checklist.dataset.unit === item.dataset.ownerUnit;
+  return mine && !FINISHED.has(state) ? REACHABLE[state] : [];
+}
+
+function showButtons(item) {
+  const form = item.querySelector(".step-form");
+  if (!form) return;
+  const moves = allowedMoves(item);
+  form.hidden = moves.length === 0;
+  for (const button of form.querySelectorAll("button[name=state]")) {
+    button.hidden = !moves.includes(button.value);
+  }
+}
+
+function markLate(item, late) {
+  item.classList.toggle("late", late);
+  const badge = item.querySelector(".late-badge");
+  if (badge) badge.hidden = !late;
+}
+
+function showStep(frame) {
+  const data = frame.data || {};
+  const item = document.getElementById(`step-${Number(data.step_id)}`);
+  if (!item) {
+    refreshChecklist();
+    return;
+  }
+  if (frame.kind === "checklist.step_moved") {
+    item.dataset.state = data.state;
+    item.dataset.revision = String(data.revision);
+    item.className = item.className.replace(/\bstate-[a-z_]+/, `state-${data.state}`);
+    const label = item.querySelector("[data-state-label]");
+    if (label) label.textContent = text.step_states[data.state] || data.state;
+    const changed = item.querySelector("[data-changed]");
+    if (changed) changed.textContent = ` · ${frame.actor || ""} ${clock(frame.at)}`;
+    const remark = item.querySelector("[data-remark]");
+    if (remark) {
+      remark.textContent = data.note || "";
+      remark.hidden = !data.note;
+    }
+    const number = item.querySelector("[data-number]");
+    if (number && data.number) {
+      number.hidden = false;
+      number.textContent = number.textContent.replace(/[^:]*$/, ` ${data.number}`);
+    }
+    const revision = item.querySelector("input[name=revision]");
+    if (revision) revision.value = String(data.revision);
+    showButtons(item);
+    if (data.progress) showProgress(data.checklist_id, data.progress);
+  }
+  markLate(item, Boolean(data.late) || frame.kind === "checklist.step_late");
+  countLate(item.closest(".checklist"));
+}
+
+function showProgress(checklistId, progress) {
+  const bar = checklist.querySelector(`[data-progress="${Number(checklistId)}"]`);
+  if (bar) {
+    bar.max = progress.total;
+    bar.value = progress.done;
+  }
+  const label = checklist.querySelector(`[data-progress-text="${Number(checklistId)}"]`);
+  if (label) label.textContent = `${progress.done}/${progress.total}`;
+}
+
+function countLate(block) {
+  if (!block) return;
+  const late = block.querySelectorAll(".step.late").length;
+  const counter = block.querySelector("[data-late-count]");
+  if (counter) {
+    counter.hidden = late === 0;
+    counter.textContent = `${late} ${text.late}`;
+  }
+}
+
+function tickLate() {
+  // The sweep writes `checklist.step_late` within a minute; show it at the due time itself.
+  if (!checklist) return;
+  const now = Date.now();
+  for (const item of checklist.querySelectorAll(".step")) {
+    if (!FINISHED.has(item.dataset.state) && Date.parse(item.dataset.due) < now) markLate(item, true);
+  }
+  for (const block of checklist.querySelectorAll(".checklist")) countLate(block);
+}
+
+function refreshChecklist() {
+  if (!window.htmx || !checklist) return;
+  window.htmx.ajax("GET", window.location.pathname, {
+    target: "#room-checklist",
+    select: "#room-checklist",
+    swap: "outerHTML",
+  });
+}
+
 function onPresence(list) {
   members.replaceChildren(
     ...(list.length
@@ -103,6 +221,11 @@ function onPresence(list) {
 }
 
 function onError(frame) {
+  if (stepError && String(frame.ref || "").startsWith("step-")) {
+    stepError.hidden = false;
+    stepError.textContent = frame.detail || frame.code;
+    return;
+  }
   if (!chatError) return;
   chatError.hidden = false;
   chatError.textContent = frame.detail || frame.code;
@@ -118,6 +241,35 @@ if (room) {
   });
   live.start();
   tickElapsed();
+
+  if (checklist) {
+    // A move without a file goes over the socket (its answer is the event itself); a form
+    // with a file is posted as it is.
+    document.body.addEventListener("submit", (submit) => {
+      const form = submit.target.closest(".step-form");
+      if (!form) return;
+      const file = form.querySelector("input[type=file]");
+      if (file && file.files.length) return;
+      submit.preventDefault();
+      const item = form.closest(".step");
+      const fields = new FormData(form);
+      const frame = {
+        type: "step",
+        ref: `step-${item.dataset.step}`,
+        step_id: Number(item.dataset.step),
+        state: submit.submitter ? submit.submitter.value : "",
+        note: String(fields.get("note") || "").trim(),
+        expected_revision: Number(item.dataset.revision),
+      };
+      if (fields.get("number")) frame.number = String(fields.get("number"));
+      if (live.send(frame)) {
+        form.reset();
+        stepError.hidden = true;
+      }
+    });
+    tickLate();
+    window.setInterval(tickLate, 15000);
+  }
 
   if (chatForm) {
     chatForm.addEventListener("submit", (submit) => {

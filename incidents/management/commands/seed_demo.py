@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from alerts.demo import load_duty
 from incidents import demo
+from playbooks.services import playbooks_install_defaults
 
 
 class Command(BaseCommand):
@@ -22,6 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         district = demo.load_reference()
         shifts = load_duty(district, today=timezone.localdate())
+        playbooks = playbooks_install_defaults(district_id=district.pk)
         total = options["cases"]
 
         def progress(done: int) -> None:
@@ -35,7 +37,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo district {district.code}: reference data loaded; "
-                f"{shifts} duty shifts added; "
+                f"{shifts} duty shifts added; {len(playbooks)} playbooks installed; "
                 + (f"{made} demo cases made." if made else "demo cases already present.")
             )
         )

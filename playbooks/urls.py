@@ -1,0 +1,17 @@
+from django.urls import path
+
+from playbooks import views
+
+urlpatterns = [
+    path(
+        "incidents/<int:incident_id>/checklist/<int:step_id>/",
+        views.step_move,
+        name="checklist-step",
+    ),
+    path(
+        "incidents/<int:incident_id>/checklist/<int:step_id>/attachment",
+        views.step_attachment,
+        name="checklist-attachment",
+    ),
+    path("incidents/<int:incident_id>/checklists/", views.checklist_add, name="checklist-add"),
+]
