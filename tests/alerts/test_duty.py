@@ -74,6 +74,16 @@ def test_a_missing_zero_report_goes_to_the_leader_then_command(
 
 
 @pytest.mark.parametrize("sensitive", [False, True])
+@pytest.mark.parametrize("level", [None, *Level])
+def test_a_late_playbook_step_goes_to_the_primary_then_the_leader_then_command(
+    level: Level | None, sensitive: bool
+) -> None:
+    assert ladder(Reason.STEP_LATE, level=level, sensitive=sensitive) == stages(
+        {Rung.PRIMARY}, {L}, {C}
+    )
+
+
+@pytest.mark.parametrize("sensitive", [False, True])
 @pytest.mark.parametrize("reason", INCIDENT_REASONS)
 def test_an_incident_alert_without_a_level_is_refused(reason: Reason, sensitive: bool) -> None:
     with pytest.raises(ValueError, match="level"):
