@@ -141,6 +141,18 @@ def incident_checklist(actor: Actor, incident_id: int) -> dict[str, Any]:
     }
 
 
+def period_checklists(actor: Actor, *, now: datetime) -> list[dict[str, Any]]:
+    """The sensitive periods' checklists the person may see, newest first (the last 20)."""
+    qs = (
+        visible_checklists(actor)
+        .filter(incident__isnull=True)
+        .select_related("template", "version")
+        .prefetch_related(_STEPS)
+        .order_by("-started_at", "-pk")[:20]
+    )
+    return [_checklist_row(c, now=now, actor=actor) for c in qs]
+
+
 def playbooks_to_add(actor: Actor, incident: Incident) -> list[PlaybookTemplate]:
     """The playbooks command staff may still add to an open incident."""
     if not actor.is_command or incident.status == Status.CLOSED:

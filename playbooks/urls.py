@@ -14,4 +14,6 @@ urlpatterns = [
         name="checklist-attachment",
     ),
     path("incidents/<int:incident_id>/checklists/", views.checklist_add, name="checklist-add"),
+    path("playbooks/", views.period_checklists, name="period-checklists"),
+    path("playbooks/steps/<int:step_id>/", views.period_step_move, name="period-checklist-step"),
 ]
