@@ -87,7 +87,7 @@ class StepFormSet(BaseInlineFormSet[PlaybookStep, PlaybookTemplate, Any]):
             "levels": list(template.levels or []),
             "steps": steps,
         }
-        if raw["trigger"] != "incident":
+        if raw["trigger"] != "incident" and not raw["kinds"] and not raw["levels"]:
             raw.pop("kinds")
             raw.pop("levels")
         try:

@@ -153,15 +153,17 @@ def _step(
     if not isinstance(raw, dict):
         problems.append(f"{where}: a step is a mapping of {', '.join(sorted(_STEP_FIELDS))}")
         return None
-    for unknown in sorted(set(raw) - _STEP_FIELDS):
+    for unknown in sorted(set(raw) - _STEP_FIELDS, key=str):
         problems.append(f"{where}.{unknown}: unknown field")
     key = _key(f"{where}.key", raw.get("key"), problems)
     owner = raw.get("owner")
     if not isinstance(owner, str) or (owner not in owners and owner not in units):
         allowed = " or ".join(map(repr, owners))
         problems.append(f"{where}.owner: unknown unit {owner!r} (a unit code or {allowed})")
-    evidence = raw.get("evidence", Evidence.NONE.value)
-    if evidence not in Evidence._value2member_map_:
+    evidence = raw.get("evidence")
+    if evidence is None:
+        evidence = Evidence.NONE.value
+    if not isinstance(evidence, str) or evidence not in Evidence._value2member_map_:
         allowed = ", ".join(e.value for e in Evidence)
         problems.append(f"{where}.evidence: unknown {evidence!r} (one of {allowed})")
         evidence = Evidence.NONE.value
@@ -195,7 +197,7 @@ def template_from_dict(raw: Any, *, units: Collection[str]) -> Template:
     problems: list[str] = []
     if not isinstance(raw, dict):
         raise TemplateError(["a template is a mapping of key, name, version, kinds, levels, steps"])
-    for unknown in sorted(set(raw) - _TEMPLATE_FIELDS):
+    for unknown in sorted(set(raw) - _TEMPLATE_FIELDS, key=str):
         problems.append(f"{unknown}: unknown field")
     key = _key("key", raw.get("key"), problems)
     name = _text("name", raw.get("name"), problems, limit=100)
@@ -204,7 +206,7 @@ def template_from_dict(raw: Any, *, units: Collection[str]) -> Template:
         problems.append("version: give a whole number from 1")
         version = 1
     trigger = raw.get("trigger", Trigger.INCIDENT.value)
-    if trigger not in Trigger._value2member_map_:
+    if not isinstance(trigger, str) or trigger not in Trigger._value2member_map_:
         problems.append(f"trigger: unknown {trigger!r} (incident or sensitive_period)")
         trigger = Trigger.INCIDENT.value
     kinds: set[Any] = set()

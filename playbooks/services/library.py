@@ -111,6 +111,14 @@ def _latest(template: PlaybookTemplate) -> PlaybookVersion | None:
     return template.versions.order_by("-version").first()
 
 
+def _latest_definition(template: PlaybookTemplate) -> dict[str, Any]:
+    """The template's last frozen version, as `template_to_dict` wrote it (kinds sorted,
+    levels in order), so that comparing with a file does not depend on how rows were
+    typed in."""
+    latest = _latest(template)
+    return latest.definition if latest is not None else {}
+
+
 def version_freeze(
     template: PlaybookTemplate, *, source: str, user: User | None = None
 ) -> PlaybookVersion | None:
@@ -179,7 +187,7 @@ def playbooks_save(
             for c in checked
             if c.key in existing
             and c.version < existing[c.key].version
-            and not _same(template_to_dict(c), template_definition(existing[c.key]))
+            and not _same(template_to_dict(c), _latest_definition(existing[c.key]))
         ]
         if stale and not force:
             raise TemplateError([*stale, "export again, or import with --force to overwrite"])
