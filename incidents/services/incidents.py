@@ -259,7 +259,7 @@ def incident_transition(
             before is not after or incident.level != level_before.value
         ):
             # The contingency plan opens on activation, and a level change brings its own.
-            checklists_start_for_incident(incident=incident, now=now, user_id=actor.user_id)
+            checklists_start_for_incident(incident=incident, now=now, actor=actor)
         if after is rules.Status.CLOSED:
             alerts_cancel(incident=incident, now=now, why="incident_closed")
         return event

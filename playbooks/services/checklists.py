@@ -14,9 +14,11 @@ command's own steps page command).
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from pathlib import PurePath
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
@@ -76,7 +78,7 @@ def _start(
     *,
     template: PlaybookTemplate,
     now: datetime,
-    user_id: int | None,
+    actor: Actor | None,
     incident: Incident | None = None,
     period: str = "",
 ) -> Checklist | None:
@@ -100,7 +102,7 @@ def _start(
                 incident=incident,
                 period=period,
                 started_at=now,
-                started_by_id=user_id,
+                started_by_id=actor.user_id if actor else None,
             )
     except IntegrityError:
         return None  # started meanwhile (another worker, or an earlier activation)
@@ -123,20 +125,23 @@ def _start(
         for n, raw in enumerate(version.definition["steps"])
     )
     owners = {s.owner_unit_id for s in steps if s.owner_unit_id}
+    if incident is not None:
+        # A step's owner takes part: its people can open the room and move their step.
+        incident.units.add(*owners)
     texts = _notify_owners(checklist, steps, now)
     event_record(
         at=now,
         district=checklist.district_id,
         incident=incident,
         kind="checklist.started",
-        actor=None,
+        actor=actor,
         units=owners,
         data={
             "checklist_id": checklist.pk,
             "name": checklist.name,
             "template": template.key,
             "version": version.version,
-            "started_by_id": user_id,
+            "started_by_id": actor.user_id if actor else None,
             "period": period or None,
             "steps": len(steps),
             "progress": _progress(steps),
@@ -147,7 +152,7 @@ def _start(
 
 
 def checklists_start_for_incident(
-    *, incident: Incident, now: datetime, user_id: int | None = None
+    *, incident: Incident, now: datetime, actor: Actor | None = None
 ) -> list[Checklist]:
     """Start the district's active playbooks that match the incident's kind and level and
     have not run for it yet (on activation, and when an active incident's level changes).
@@ -164,7 +169,7 @@ def checklists_start_for_incident(
             continue
         if Checklist.objects.filter(incident=incident, template=template).exists():
             continue
-        checklist = _start(template=template, now=now, user_id=user_id, incident=incident)
+        checklist = _start(template=template, now=now, actor=actor, incident=incident)
         if checklist is not None:
             started.append(checklist)
     return started
@@ -192,7 +197,7 @@ def checklist_add(*, actor: Actor, incident_id: int, template_key: str) -> Check
         if template is None:
             raise _field_error("template", _("No such playbook."))
         checklist = _start(
-            template=template, now=timezone.now(), user_id=actor.user_id, incident=incident
+            template=template, now=timezone.now(), actor=actor, incident=incident
         )
         if checklist is None:
             raise Conflict(_("This playbook is already running for the incident."))
@@ -215,7 +220,7 @@ def period_checklists_start(*, district_id: int, now: datetime) -> list[Checklis
         ).exists():
             continue
         with transaction.atomic():
-            checklist = _start(template=template, now=now, user_id=None, period=key)
+            checklist = _start(template=template, now=now, actor=None, period=key)
         if checklist is not None:
             started.append(checklist)
     return started
@@ -303,7 +308,7 @@ def _number(value: Any) -> Decimal | None:
         raise _field_error("number", _("The number is out of range."))
     if number != number.quantize(Decimal("0.01")):
         raise _field_error("number", _("At most two decimal places."))
-    return number
+    return number.quantize(Decimal("0.01"))
 
 
 def step_get_for_update(actor: Actor, step_id: int, *, incident_id: int | None) -> ChecklistStep:
@@ -366,8 +371,11 @@ def step_move(
             step.number = number
         if move.attachment is not None:
             name = move.attachment.name or "attachment"
-            step.attachment_name = name[:200]
-            step.attachment.save(name, move.attachment, save=False)
+            step.attachment_name = name[-200:]
+            # Stored under a name of our own: a person's file name may be too long for the
+            # file system, or say more than it should.
+            stored = f"step-{step.pk}-{uuid.uuid4().hex}{PurePath(name).suffix.lower()}"
+            step.attachment.save(stored, move.attachment, save=False)
         if wanted in FINISHED:
             step.finished_at = now
         else:

@@ -63,6 +63,7 @@ function onEvent(frame) {
   if (data.status) {
     const status = setText("incident-status", text.status[data.status] || data.status);
     if (status) status.dataset.status = data.status;
+    if (data.status === "closed") incidentClosed();
   }
   if (data.level) {
     const level = setText("incident-level", data.level);
@@ -119,6 +120,7 @@ function allowedMoves(item) {
   if (!checklist) return [];
   const state = item.dataset.state;
   if (checklist.dataset.command === "1") return REACHABLE[state];
+  if (checklist.dataset.closed === "1") return [];
   const mine = checklist.dataset.unit && checklist.dataset.unit === item.dataset.ownerUnit;
   return mine && !FINISHED.has(state) ? REACHABLE[state] : [];
 }
@@ -164,6 +166,7 @@ function showStep(frame) {
       number.hidden = false;
       number.textContent = number.textContent.replace(/[^:]*$/, ` ${data.number}`);
     }
+    if (data.attachment) showAttachment(item, data);
     const revision = item.querySelector("input[name=revision]");
     if (revision) revision.value = String(data.revision);
     showButtons(item);
@@ -171,6 +174,23 @@ function showStep(frame) {
   }
   markLate(item, Boolean(data.late) || frame.kind === "checklist.step_late");
   countLate(item.closest(".checklist"));
+}
+
+function showAttachment(item, data) {
+  let link = item.querySelector("a.evidence-file");
+  if (!link) {
+    link = el("a", { class: "evidence-file" });
+    item.querySelector(".step-meta").append(" ", link);
+  }
+  link.href = `/incidents/${Number(room.dataset.incident)}/checklist/${Number(data.step_id)}/attachment`;
+  link.textContent = data.attachment;
+}
+
+function incidentClosed() {
+  // Only command staff change a closed incident's checklist.
+  if (!checklist || checklist.dataset.closed === "1") return;
+  checklist.dataset.closed = "1";
+  for (const item of checklist.querySelectorAll(".step")) showButtons(item);
 }
 
 function showProgress(checklistId, progress) {
