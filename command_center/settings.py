@@ -275,7 +275,7 @@ STORAGES = {
 
 # --- uploads ---------------------------------------------------------------------------
 # Evidence attached to checklist steps; never served from here directly (see playbooks.views).
-MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", str(DATA_DIR / "media")))
 MEDIA_URL = "/media/"
 CHECKLIST_ATTACHMENT_MAX_BYTES = envint("CHECKLIST_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024))
 
