@@ -71,6 +71,7 @@ def _owner_unit(owner: str, units: dict[str, Unit], incident: Incident | None) -
         return None
     if owner == TOWN:
         return incident.town if incident is not None else None
+    # A unit removed since the template was written: the joint command takes its step.
     return units.get(owner)
 
 
