@@ -197,9 +197,7 @@ def checklist_add(*, actor: Actor, incident_id: int, template_key: str) -> Check
         ).first()
         if template is None:
             raise _field_error("template", _("No such playbook."))
-        checklist = _start(
-            template=template, now=timezone.now(), actor=actor, incident=incident
-        )
+        checklist = _start(template=template, now=timezone.now(), actor=actor, incident=incident)
         if checklist is None:
             raise Conflict(_("This playbook is already running for the incident."))
         return checklist
