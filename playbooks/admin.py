@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from incidents.admin import ReadOnlyAdmin
 from incidents.domain.incidents import Level
 from incidents.models.incidents import KIND_CHOICES
-from playbooks.domain.templates import TemplateError, template_from_dict
+from playbooks.domain.templates import STEP_FIELDS, TemplateError, template_from_dict
 from playbooks.models import (
     Checklist,
     ChecklistStep,
@@ -27,19 +27,6 @@ from playbooks.models import (
     PlaybookVersion,
 )
 from playbooks.services.library import district_units, version_freeze
-
-_STEP_FIELDS = (
-    "key",
-    "title_zh",
-    "title_en",
-    "owner",
-    "due_minutes",
-    "required",
-    "note",
-    "sms",
-    "evidence",
-    "evidence_label",
-)
 
 
 class PlaybookTemplateForm(forms.ModelForm[PlaybookTemplate]):
@@ -70,7 +57,7 @@ class StepFormSet(BaseInlineFormSet[PlaybookStep, PlaybookTemplate, Any]):
         if template.district_id is None or any(f.errors for f in self.forms):
             return
         steps = [
-            {name: form.cleaned_data.get(name) for name in _STEP_FIELDS}
+            {name: form.cleaned_data.get(name) for name in STEP_FIELDS}
             for form in sorted(
                 (f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")),
                 key=lambda f: f.cleaned_data.get("position") or 0,
@@ -100,7 +87,7 @@ class StepInline(admin.TabularInline[PlaybookStep, PlaybookTemplate]):
     model = PlaybookStep
     formset = StepFormSet
     extra = 0
-    fields = ("position", *_STEP_FIELDS)
+    fields = ("position", *STEP_FIELDS)
 
 
 class VersionInline(admin.TabularInline[PlaybookVersion, PlaybookTemplate]):

@@ -8,21 +8,48 @@ Personas (as in healthchecks' Alice, Bob and Charlie): `command` sees everything
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import timezone
 
+from alerts.backends import locmem
+from alerts.demo import load_duty
+from alerts.services import alert_settings
 from incidents import demo
 from incidents.models import District
 from incidents.policy import Actor, actor_for
+
+# The hub's public address in tests: SMS links and webhook signatures use it.
+PUBLIC = "https://hub.example.gov.cn"
 
 
 @pytest.fixture
 def district(db: None) -> District:
     return demo.load_reference()
+
+
+@pytest.fixture
+def normal_time(settings: Any, district: District) -> Iterator[None]:
+    """No sensitive period whatever day the tests run; SMS kept in memory."""
+    settings.PUBLIC_BASE_URL = PUBLIC
+    settings.SMS_BACKEND = "locmem"
+    settings.SMS_RATE_PER_SECOND = 0
+    locmem.reset()
+    row = alert_settings(district.pk)
+    row.builtin_periods = False
+    row.save()
+    yield
+    locmem.reset()
+
+
+@pytest.fixture
+def on_duty(normal_time: None, district: District) -> None:
+    """Demo officers on duty in every unit (and command's own officer)."""
+    load_duty(district, today=timezone.localdate())
 
 
 @pytest.fixture

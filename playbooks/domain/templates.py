@@ -87,7 +87,8 @@ class Template:
         return self.trigger is Trigger.INCIDENT and kind in self.kinds and level in self.levels
 
 
-_STEP_FIELDS = {
+# A step's fields, in the order files and forms give them.
+STEP_FIELDS = (
     "key",
     "title_zh",
     "title_en",
@@ -98,7 +99,8 @@ _STEP_FIELDS = {
     "sms",
     "evidence",
     "evidence_label",
-}
+)
+_STEP_FIELDS = set(STEP_FIELDS)
 _TEMPLATE_FIELDS = {"key", "name", "version", "trigger", "kinds", "levels", "steps"}
 
 
@@ -256,19 +258,9 @@ def template_to_dict(template: Template) -> dict[str, Any]:
         "trigger": template.trigger.value,
         "kinds": sorted(k.value for k in template.kinds),
         "levels": [lv.value for lv in Level if lv in template.levels],
-        "steps": [
-            {
-                "key": s.key,
-                "title_zh": s.title_zh,
-                "title_en": s.title_en,
-                "owner": s.owner,
-                "due_minutes": s.due_minutes,
-                "required": s.required,
-                "note": s.note,
-                "sms": s.sms,
-                "evidence": s.evidence.value,
-                "evidence_label": s.evidence_label,
-            }
-            for s in template.steps
-        ],
+        "steps": [{name: _plain(getattr(s, name)) for name in STEP_FIELDS} for s in template.steps],
     }
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, StrEnum) else value

@@ -37,7 +37,7 @@ from incidents.domain.incidents import OPEN_STATUSES, Level
 from incidents.errors import Conflict, Invalid, NotFound
 from incidents.events import event_record
 from incidents.models import Incident, Unit
-from incidents.policy import Actor, visible_incidents
+from incidents.policy import Actor
 from playbooks.domain.checklist import (
     FINISHED,
     REASON_REQUIRED,
@@ -178,15 +178,12 @@ def checklists_start_for_incident(
 
 def checklist_add(*, actor: Actor, incident_id: int, template_key: str) -> Checklist:
     """Command staff start another playbook on an open incident, whatever it matches."""
+    # Imported here: the incident services start checklists, so they import this module.
+    from incidents.services.incidents import incident_get_for_update
+
     check_checklist_add(actor)
     with transaction.atomic():
-        incident = (
-            visible_incidents(actor, Incident.objects.select_for_update())
-            .filter(pk=incident_id)
-            .first()
-        )
-        if incident is None:
-            raise NotFound(_("No such incident."))
+        incident = incident_get_for_update(actor, incident_id)
         if incident.status not in _OPEN_STATUSES:
             raise Invalid(_("The incident is closed."))
         template = PlaybookTemplate.objects.filter(

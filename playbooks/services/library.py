@@ -17,7 +17,13 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from incidents.models import Unit
-from playbooks.domain.templates import Template, TemplateError, template_from_dict, template_to_dict
+from playbooks.domain.templates import (
+    STEP_FIELDS,
+    Template,
+    TemplateError,
+    template_from_dict,
+    template_to_dict,
+)
 from playbooks.models import PlaybookStep, PlaybookTemplate, PlaybookVersion
 
 DEFAULTS_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -85,18 +91,7 @@ def template_definition(template: PlaybookTemplate) -> dict[str, Any]:
         "kinds": list(template.kinds or []),
         "levels": list(template.levels or []),
         "steps": [
-            {
-                "key": s.key,
-                "title_zh": s.title_zh,
-                "title_en": s.title_en,
-                "owner": s.owner,
-                "due_minutes": s.due_minutes,
-                "required": s.required,
-                "note": s.note,
-                "sms": s.sms,
-                "evidence": s.evidence,
-                "evidence_label": s.evidence_label,
-            }
+            {name: getattr(s, name) for name in STEP_FIELDS}
             for s in template.steps.order_by("position", "pk")
         ],
     }

@@ -21,8 +21,8 @@ from alerts.domain.cap import CAP_NAMESPACE
 from alerts.models import Alert, DutyShift, Officer, SmsMessage, ZeroReport
 from incidents.models import Event, Incident, Unit
 from incidents.services import IncidentChange, incident_transition
-from tests.alerts.conftest import PUBLIC
 from tests.alerts.test_cap import NS, text, texts, valid_tree
+from tests.conftest import PUBLIC
 from tests.live.helpers import incident_open, register_case
 
 ClientFor = Callable[[str], Client]

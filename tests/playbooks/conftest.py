@@ -8,17 +8,12 @@ starts the `site_gathering_iv_iii` checklist).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.utils import timezone
-from pytest_django import Settings
 
-from alerts.backends import locmem
-from alerts.demo import load_duty
-from alerts.services import alert_settings
 from incidents.models import District, Event, Incident
 from incidents.policy import Actor, actor_for
 from incidents.services import IncidentChange, incident_transition
@@ -26,33 +21,12 @@ from playbooks.models import ChecklistStep
 from playbooks.services import StepMove, playbooks_install_defaults, step_move
 from tests.live.helpers import incident_open
 
-PUBLIC = "https://hub.example.gov.cn"
 SITE_TEMPLATE = "site_gathering_iv_iii"
 GRAVE_TEMPLATE = "gathering_ii_i"
 
 Transition = Callable[..., Event]
 StepOf = Callable[..., ChecklistStep]
 Move = Callable[..., ChecklistStep]
-
-
-@pytest.fixture
-def normal_time(settings: Settings, district: District) -> Iterator[None]:
-    """No sensitive period whatever day the tests run; SMS kept in memory."""
-    settings.PUBLIC_BASE_URL = PUBLIC
-    settings.SMS_BACKEND = "locmem"
-    settings.SMS_RATE_PER_SECOND = 0
-    locmem.reset()
-    row = alert_settings(district.pk)
-    row.builtin_periods = False
-    row.save()
-    yield
-    locmem.reset()
-
-
-@pytest.fixture
-def on_duty(normal_time: None, district: District) -> None:
-    """Demo officers on duty in every unit (and command's own officer)."""
-    load_duty(district, today=timezone.localdate())
 
 
 @pytest.fixture

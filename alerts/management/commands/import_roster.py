@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from alerts.services import roster_import
-from incidents.models import District
+from incidents.management.district import district_option
 
 
 class Command(BaseCommand):
@@ -22,16 +22,12 @@ class Command(BaseCommand):
         parser.add_argument("--district", default="", help="district code (default: the only one)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        districts = District.objects.all()
-        if options["district"]:
-            districts = districts.filter(code=options["district"])
-        if districts.count() != 1:
-            raise CommandError("Name the district with --district CODE.")
+        district = district_option(options["district"])
         try:
             text = options["file"].read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             raise CommandError(f"Cannot read {options['file']}: {exc}") from exc
-        result = roster_import(district_id=districts.get().pk, text=text)
+        result = roster_import(district_id=district.pk, text=text)
         if result.errors:
             for error in result.errors:
                 self.stderr.write(error)

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from incidents.models import District
+from incidents.management.district import district_option
 from playbooks.domain.templates import TemplateError
 from playbooks.services import playbooks_export, yaml_dump
 
@@ -24,13 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        districts = District.objects.all()
-        if options["district"]:
-            districts = districts.filter(code=options["district"])
-        if districts.count() != 1:
-            raise CommandError("Name the district with --district CODE.")
+        district = district_option(options["district"])
         try:
-            documents = playbooks_export(district_id=districts.get().pk, keys=options["keys"])
+            documents = playbooks_export(district_id=district.pk, keys=options["keys"])
         except TemplateError as exc:
             raise CommandError("; ".join(exc.problems)) from None
         text = yaml_dump(documents)

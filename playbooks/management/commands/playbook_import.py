@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from incidents.models import District
+from incidents.management.district import district_option
 from playbooks.domain.templates import TemplateError
 from playbooks.services import default_documents, playbooks_save, yaml_documents
 
@@ -34,11 +34,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        districts = District.objects.all()
-        if options["district"]:
-            districts = districts.filter(code=options["district"])
-        if districts.count() != 1:
-            raise CommandError("Name the district with --district CODE.")
+        district = district_option(options["district"])
         if bool(options["file"]) == bool(options["defaults"]):
             raise CommandError("Give a YAML file, or --defaults.")
         source = "defaults" if options["defaults"] else "import"
@@ -53,7 +49,7 @@ class Command(BaseCommand):
                     raise CommandError(f"Cannot read {options['file']}: {exc}") from exc
                 documents = yaml_documents(text)
             saved = playbooks_save(
-                documents, district_id=districts.get().pk, source=source, force=options["force"]
+                documents, district_id=district.pk, source=source, force=options["force"]
             )
         except TemplateError as exc:
             for problem in exc.problems:
