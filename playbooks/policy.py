@@ -16,7 +16,7 @@ from incidents.domain.incidents import Status
 from incidents.domain.lifecycle import Role
 from incidents.errors import Forbidden
 from incidents.policy import Actor, visible_incidents
-from playbooks.domain.checklist import StepState, may_move
+from playbooks.domain.checklist import FINISHED, MOVES, StepState, may_move
 from playbooks.models import Checklist, ChecklistStep
 
 
@@ -31,25 +31,42 @@ def visible_checklists(actor: Actor) -> QuerySet[Checklist]:
     return qs.filter(pk__in=Checklist.objects.filter(incidents | periods).values("pk"))
 
 
-def check_step_move(actor: Actor, step: ChecklistStep, wanted: StepState) -> None:
-    """`Forbidden` unless `actor` may move `step` to `wanted` (the caller checked they see it)."""
+def _refusal(actor: Actor, step: ChecklistStep, wanted: StepState) -> str | None:
+    """Why `actor` may not move `step` to `wanted`, or None if they may."""
     if not actor.roles & {Role.COMMAND, Role.LIAISON}:
-        raise Forbidden(_("Only the owning unit's liaison or command staff move a step."))
+        return _("Only the owning unit's liaison or command staff move a step.")
     incident = step.checklist.incident
     if incident is not None and incident.status == Status.CLOSED and not actor.is_command:
-        raise Forbidden(_("The incident is closed; only command staff change its checklist."))
-    owner = str(step.owner_unit_id) if step.owner_unit_id else "command"
-    actor_unit = str(actor.unit_id) if actor.unit_id and Role.LIAISON in actor.roles else None
-    if not may_move(
-        owner=owner,
-        actor_unit=actor_unit,
+        return _("The incident is closed; only command staff change its checklist.")
+    current = StepState(step.state)
+    if may_move(
+        owner=str(step.owner_unit_id) if step.owner_unit_id else "command",
+        actor_unit=str(actor.unit_id) if actor.unit_id and Role.LIAISON in actor.roles else None,
         is_command=actor.is_command,
-        current=StepState(step.state),
+        current=current,
         wanted=wanted,
     ):
-        if StepState(step.state) in {StepState.DONE, StepState.SKIPPED}:
-            raise Forbidden(_("Only command staff reopen a finished step."))
-        raise Forbidden(_("Only the owning unit or command staff move this step."))
+        return None
+    if current in FINISHED:
+        return _("Only command staff reopen a finished step.")
+    return _("Only the owning unit or command staff move this step.")
+
+
+def check_step_move(actor: Actor, step: ChecklistStep, wanted: StepState) -> None:
+    """`Forbidden` unless `actor` may move `step` to `wanted` (the caller checked they see it)."""
+    refusal = _refusal(actor, step, wanted)
+    if refusal is not None:
+        raise Forbidden(refusal)
+
+
+def step_moves(actor: Actor, step: ChecklistStep) -> list[str]:
+    """The states `actor` may move `step` to (what the room offers as buttons)."""
+    current = StepState(step.state)
+    return [
+        wanted.value
+        for wanted in StepState
+        if wanted in MOVES[current] and _refusal(actor, step, wanted) is None
+    ]
 
 
 def check_checklist_add(actor: Actor) -> None:

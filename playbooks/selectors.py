@@ -14,11 +14,11 @@ from incidents.domain.lifecycle import Role
 from incidents.errors import NotFound
 from incidents.models import Incident
 from incidents.policy import Actor, visible_incidents
-from playbooks.domain.checklist import FINISHED, StepState, may_move, progress
+from playbooks.domain.checklist import FINISHED, StepState
 from playbooks.domain.templates import Trigger
 from playbooks.models import Checklist, ChecklistStep, PlaybookTemplate
-from playbooks.policy import visible_checklists
-from playbooks.services.checklists import step_facts, step_is_late
+from playbooks.policy import step_moves, visible_checklists
+from playbooks.services.checklists import checklist_progress, step_facts, step_is_late
 
 DASHBOARD_MAX = 50
 PERIOD_CHECKLIST_SHOWN = timedelta(days=31)
@@ -26,38 +26,6 @@ _STEPS = Prefetch(
     "steps",
     queryset=ChecklistStep.objects.select_related("owner_unit", "changed_by").order_by("position"),
 )
-
-
-def _moves(actor: Actor, step: ChecklistStep, incident: Incident | None) -> list[str]:
-    """The states `actor` may move `step` to (what the room offers as buttons)."""
-    if not actor.roles & {Role.COMMAND, Role.LIAISON}:
-        return []
-    if incident is not None and incident.status == Status.CLOSED and not actor.is_command:
-        return []
-    owner = str(step.owner_unit_id) if step.owner_unit_id else "command"
-    actor_unit = str(actor.unit_id) if actor.unit_id and Role.LIAISON in actor.roles else None
-    current = StepState(step.state)
-    return [
-        wanted.value
-        for wanted in StepState
-        if wanted is not current
-        and wanted in _REACHABLE[current]
-        and may_move(
-            owner=owner,
-            actor_unit=actor_unit,
-            is_command=actor.is_command,
-            current=current,
-            wanted=wanted,
-        )
-    ]
-
-
-_REACHABLE = {
-    StepState.OPEN: (StepState.IN_PROGRESS, StepState.DONE, StepState.SKIPPED),
-    StepState.IN_PROGRESS: (StepState.OPEN, StepState.DONE, StepState.SKIPPED),
-    StepState.DONE: (StepState.OPEN,),
-    StepState.SKIPPED: (StepState.OPEN,),
-}
 
 
 def step_role(actor: Actor) -> dict[str, Any]:
@@ -71,7 +39,6 @@ def step_role(actor: Actor) -> dict[str, Any]:
 
 def step_row(step: ChecklistStep, *, now: datetime, actor: Actor | None = None) -> dict[str, Any]:
     """A step as the API and the room show it."""
-    incident = step.checklist.incident
     return {
         "id": step.pk,
         **{k: v for k, v in step_facts(step, now=now).items() if k not in {"step_id", "title"}},
@@ -89,22 +56,27 @@ def step_row(step: ChecklistStep, *, now: datetime, actor: Actor | None = None) 
         "finished_at": (
             timezone.localtime(step.finished_at).isoformat() if step.finished_at else None
         ),
-        "moves": _moves(actor, step, incident) if actor is not None else [],
+        "moves": step_moves(actor, step) if actor is not None else [],
     }
 
 
-def _checklist_row(checklist: Checklist, *, now: datetime, actor: Actor) -> dict[str, Any]:
+def _steps(checklist: Checklist) -> list[ChecklistStep]:
+    """The prefetched steps, pointing back at their checklist without a query each."""
     steps = list(checklist.steps.all())
     for step in steps:
-        step.checklist = checklist  # the prefetch's steps point back without a query
-    done, total = progress([StepState(s.state) for s in steps], [s.required for s in steps])
+        step.checklist = checklist
+    return steps
+
+
+def _checklist_row(checklist: Checklist, *, now: datetime, actor: Actor) -> dict[str, Any]:
+    steps = _steps(checklist)
     return {
         "id": checklist.pk,
         "name": checklist.name,
         "template": checklist.template.key,
         "version": checklist.version.version,
         "started_at": timezone.localtime(checklist.started_at).isoformat(),
-        "progress": {"done": done, "total": total},
+        "progress": checklist_progress(steps),
         "late": sum(1 for s in steps if step_is_late(s, now=now)),
         "steps": [step_row(s, now=now, actor=actor) for s in steps],
     }
@@ -137,7 +109,7 @@ def incident_checklist(actor: Actor, incident_id: int) -> dict[str, Any]:
         "progress": {"done": done, "total": total},
         "late": sum(1 for s in steps if s["late"]),
         "checklists": [{k: v for k, v in c.items() if k != "steps"} for c in checklists],
-        "steps": [{**s, "checklist_id": s["checklist_id"]} for s in steps],
+        "steps": steps,
     }
 
 
@@ -184,13 +156,12 @@ def dashboard_checklists(actor: Actor, *, now: datetime | None = None) -> list[d
     )
     rows: list[dict[str, Any]] = []
     for checklist in qs:
-        steps = list(checklist.steps.all())
-        for step in steps:
-            step.checklist = checklist
+        steps = _steps(checklist)
         unfinished = sum(1 for s in steps if StepState(s.state) not in FINISHED)
         if checklist.incident is None and not unfinished:
             continue
-        done, total = progress([StepState(s.state) for s in steps], [s.required for s in steps])
+        shown = checklist_progress(steps)
+        done, total = shown["done"], shown["total"]
         rows.append(
             {
                 "checklist": checklist,

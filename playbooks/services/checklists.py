@@ -47,7 +47,13 @@ from playbooks.domain.checklist import (
     progress,
 )
 from playbooks.domain.templates import COMMAND, TOWN, Evidence, Trigger
-from playbooks.models import Checklist, ChecklistStep, PlaybookTemplate, PlaybookVersion
+from playbooks.models import (
+    OPEN_STATES,
+    Checklist,
+    ChecklistStep,
+    PlaybookTemplate,
+    PlaybookVersion,
+)
 from playbooks.policy import check_checklist_add, check_step_move, visible_checklists
 from playbooks.services.attachments import attachment_check
 
@@ -145,7 +151,7 @@ def _start(
             "started_by_id": actor.user_id if actor else None,
             "period": period or None,
             "steps": len(steps),
-            "progress": _progress(steps),
+            "progress": checklist_progress(steps),
             "sms": texts,
         },
     )
@@ -395,7 +401,7 @@ def step_move(
                 **step_facts(step, now=now),
                 "note": remark,
                 "was_late": was_late and wanted in FINISHED,
-                "progress": _progress(steps),
+                "progress": checklist_progress(steps),
             },
         )
         if wanted in FINISHED:
@@ -422,7 +428,8 @@ def _check_evidence(
         )
 
 
-def _progress(steps: list[ChecklistStep]) -> dict[str, int]:
+def checklist_progress(steps: list[ChecklistStep]) -> dict[str, int]:
+    """Finished required steps against required steps (what a progress bar shows)."""
     done, total = progress([StepState(s.state) for s in steps], [s.required for s in steps])
     return {"done": done, "total": total}
 
@@ -468,7 +475,7 @@ def checklists_sweep(*, now: datetime | None = None, batch: int = 200) -> int:
     now = now or timezone.now()
     due = (
         ChecklistStep.objects.filter(
-            state__in=[StepState.OPEN.value, StepState.IN_PROGRESS.value],
+            state__in=OPEN_STATES,
             late_at__isnull=True,
             due_at__lt=now,
         )
@@ -484,7 +491,7 @@ def checklists_sweep(*, now: datetime | None = None, batch: int = 200) -> int:
             claimed = ChecklistStep.objects.filter(
                 pk=step_id,
                 late_at__isnull=True,
-                state__in=[s.value for s in StepState if s not in FINISHED],
+                state__in=OPEN_STATES,
             ).update(late_at=now)
             if not claimed:
                 continue  # finished meanwhile, or another sweeper took it
