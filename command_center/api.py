@@ -107,12 +107,14 @@ def register_routers() -> None:
     from alerts.api import router as alerts_router
     from incidents.api import router as incidents_router
     from incidents.api_incidents import router as incident_router
+    from maps.api import router as maps_router
     from playbooks.api import router as playbooks_router
 
     api.add_router("/", incidents_router)
     api.add_router("/", incident_router)
     api.add_router("/", alerts_router)
     api.add_router("/", playbooks_router)
+    api.add_router("/", maps_router)
 
 
 register_routers()

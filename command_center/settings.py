@@ -279,6 +279,22 @@ MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", str(DATA_DIR / "media")))
 MEDIA_URL = "/media/"
 CHECKLIST_ATTACHMENT_MAX_BYTES = envint("CHECKLIST_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024))
 
+# --- maps ----------------------------------------------------------------------------
+# The tile server behind every map (see maps.domain.tiles): "none" (a blank background with
+# the town outlines), "tianditu" (needs MAP_TIANDITU_KEY), or a URL template such as
+# https://tiles.example.gov.cn/{z}/{x}/{y}.png or /tiles/{z}/{x}/{y}.png on this host.
+MAP_TILES = os.getenv("MAP_TILES", "none")
+MAP_TILES_ATTRIBUTION = os.getenv("MAP_TILES_ATTRIBUTION", "")
+# The datum the tiles are drawn in: wgs84 (OpenStreetMap, Tianditu) or gcj02 (Amap, Tencent).
+MAP_TILES_DATUM = os.getenv("MAP_TILES_DATUM", "wgs84")
+MAP_TILES_SUBDOMAINS = os.getenv("MAP_TILES_SUBDOMAINS", "abc")
+MAP_TILES_MAX_ZOOM = envint("MAP_TILES_MAX_ZOOM", "18")
+MAP_TIANDITU_KEY = os.getenv("MAP_TIANDITU_KEY", "")
+# "Nearby" on an incident's map: windows and police within this many metres of the site.
+MAP_NEARBY_METRES = envint("MAP_NEARBY_METRES", "5000")
+# The heat map's period when none is chosen.
+MAP_HEAT_DAYS = envint("MAP_HEAT_DAYS", "90")
+
 # --- API ------------------------------------------------------------------------------
 # Bodies larger than this are refused with 413 before any parsing.
 API_MAX_BODY_BYTES = 256 * 1024

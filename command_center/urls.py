@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("incidents.urls")),
     path("", include("alerts.urls")),
     path("", include("playbooks.urls")),
+    path("", include("maps.urls")),
 ]

@@ -13,6 +13,8 @@ from incidents.labels import EVENT_LABELS
 from incidents.policy import dashboard_stream
 from incidents.views_incidents import live_labels
 from incidents.web import page_actor
+from maps.pages import command_map_spec
+from maps.rendering import build_map
 
 
 @login_required
@@ -29,6 +31,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "events": [{**e, "label": EVENT_LABELS.get(e["kind"], e["kind"])} for e in events],
             "after": head,
             "labels": live_labels(actor.district_id),
+            "map": build_map(command_map_spec(actor, {}, embedded=True)),
         }
     )
     return render(request, "command_center/dashboard.html", context)

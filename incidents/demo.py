@@ -284,6 +284,9 @@ def load_cases(
     if Case.objects.filter(district=district).exists():
         return 0
     rng = random.Random(seed)
+    # Positions come from their own sequence, so the cases stay what they were before.
+    place_rng = random.Random(seed + 1)
+    centres = {code: (lat, lng) for code, _zh, _en, lat, lng in TOWNS}
     now = now or timezone.now()
     people = _people(district)
     employers = [
@@ -302,6 +305,10 @@ def load_cases(
             name, ptype, builder = rng.choice(PROJECTS)
             project = ProjectInput(name, ptype, builder)
         employer_name, credit_code = rng.choice(employers)
+        # Four in five complaints give a place within 3 km of the town's centre.
+        lat, lng = centres[town]
+        located = place_rng.random() < 0.8
+        d_lat, d_lng = place_rng.uniform(-0.027, 0.027), place_rng.uniform(-0.031, 0.031)
         workers = rng.choice([1, 1, 2, 3, 5, 8, 12, 20, 35, 60])
         intake = Intake(
             channel=channel,
@@ -315,6 +322,8 @@ def load_cases(
             employer_credit_code=credit_code,
             town=town,
             project=project,
+            lat=round(lat + d_lat, 6) if located else None,
+            lng=round(lng + d_lng, 6) if located else None,
             description="拖欠工资" if rng.random() < 0.5 else "春节前讨薪",
         )
         registrar = people.clerk if intake.window == "lianshi" else people.command

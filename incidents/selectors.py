@@ -47,11 +47,16 @@ def money(value: Any) -> str | None:
     return None if value is None else f"{value:.2f}"
 
 
-def overdue_q(now: datetime) -> Q:
+def overdue_exists(now: datetime) -> Exists:
+    """True for a case with a clock that is overdue, or running past its due time."""
     late = Clock.objects.filter(case=OuterRef("pk")).filter(
         Q(status=Clock.Status.OVERDUE) | Q(status=Clock.Status.RUNNING, due_at__lt=now)
     )
-    return Q(Exists(late))
+    return Exists(late)
+
+
+def overdue_q(now: datetime) -> Q:
+    return Q(overdue_exists(now))
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ from incidents.models import ACTION_LABELS, STATE_LABELS, Case, Clock, DispatchS
 from incidents.policy import Actor, case_offers_incident, check_register, visible_incidents
 from incidents.views_incidents import may_report_from
 from incidents.web import page_actor
+from maps.pages import picker_map_spec
+from maps.rendering import build_map
 
 CASES_PER_PAGE = 50
 TRIAGE_PER_PAGE = 100
@@ -136,7 +138,8 @@ def case_new(request: HttpRequest) -> HttpResponse:
             status = 400
     else:
         form = IntakeForm(actor=actor)
-    return render(request, "incidents/case_new.html", {"form": form}, status=status)
+    picker = build_map(picker_map_spec(actor, lat_id="id_lat", lng_id="id_lng", town_id="id_town"))
+    return render(request, "incidents/case_new.html", {"form": form, "map": picker}, status=status)
 
 
 # --- one case ------------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ from incidents.policy import (
     visible_cases,
 )
 from incidents.web import page_actor
+from maps.pages import incident_map_spec, nearby, picker_map_spec
+from maps.rendering import build_map
 from playbooks.domain.checklist import StepState
 from playbooks.models import STATE_LABELS as STEP_STATE_LABELS
 from playbooks.selectors import incident_checklists, playbooks_to_add, step_role
@@ -138,7 +140,14 @@ def incident_new(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "incidents/incident_new.html",
-        {"form": form, "from_case": case, "error": error},
+        {
+            "form": form,
+            "from_case": case,
+            "error": error,
+            "map": build_map(
+                picker_map_spec(actor, lat_id="id_lat", lng_id="id_lng", town_id="id_town")
+            ),
+        },
         status=status,
     )
 
@@ -180,6 +189,8 @@ def _room_context(actor: Actor, incident: Incident) -> dict[str, Any]:
         "playbooks_to_add": playbooks_to_add(actor, incident),
         "step_role": step_role(actor),
         "step_states": [(s.value, label) for s, label in STEP_STATE_LABELS.items()],
+        "map": build_map(incident_map_spec(actor, incident)),
+        "nearby": nearby(actor, incident),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -48,6 +49,15 @@ class Unit(BilingualName):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     lat = models.FloatField(null=True, blank=True)
     lng = models.FloatField(null=True, blank=True)
+    outline = models.JSONField(
+        _("outline"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "A town's boundary as a GeoJSON Polygon or MultiPolygon in WGS-84 "
+            "([longitude, latitude] positions); see manage.py import_outlines."
+        ),
+    )
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -60,6 +70,15 @@ class Unit(BilingualName):
 
     def __str__(self) -> str:
         return f"{self.name_zh} ({self.code})"
+
+    def clean(self) -> None:
+        from maps.domain.geometry import GeometryError, check_outline
+
+        if self.outline is not None:
+            try:
+                self.outline = check_outline(self.outline)
+            except GeometryError as exc:
+                raise ValidationError({"outline": str(exc)}) from exc
 
 
 class Window(BilingualName):

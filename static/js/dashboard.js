@@ -41,6 +41,8 @@ function refreshSoon() {
 }
 
 function onEvent(frame) {
+  // The dashboard's map (static/js/map.js) follows the same stream.
+  document.dispatchEvent(new CustomEvent("hub:event", { detail: frame }));
   const empty = feed.querySelector(".empty");
   if (empty) empty.remove();
   feed.prepend(feedItem(frame));

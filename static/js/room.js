@@ -56,6 +56,8 @@ function setText(id, value) {
 }
 
 function onEvent(frame) {
+  // The room's map (static/js/map.js) follows the same stream.
+  document.dispatchEvent(new CustomEvent("hub:event", { detail: frame }));
   timeline.append(timelineItem(frame));
   timeline.lastElementChild.scrollIntoView({ block: "nearest" });
   const data = frame.data || {};

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from alerts.demo import load_duty
 from incidents import demo
+from maps.demo import load_map_reference
 from playbooks.services import playbooks_install_defaults
 
 
@@ -34,10 +35,13 @@ class Command(BaseCommand):
         made = demo.load_cases(district, count=total, seed=options["seed"], progress=progress)
         if made:
             self.stderr.write("")
+        # After the cases, which create the demo projects that get a site here.
+        places = load_map_reference(district)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo district {district.code}: reference data loaded; "
                 f"{shifts} duty shifts added; {len(playbooks)} playbooks installed; "
+                f"{places} map landmarks; "
                 + (f"{made} demo cases made." if made else "demo cases already present.")
             )
         )

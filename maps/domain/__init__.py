@@ -1,0 +1,1 @@
+"""Pure map rules: coordinate systems, geometry and marker styles (no Django)."""
