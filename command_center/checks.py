@@ -81,3 +81,23 @@ def sms_configuration(app_configs: Any, **kwargs: Any) -> list[Error]:
             )
         )
     return errors
+
+
+@register()
+def map_tiles(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """MAP_TILES and its companions describe a tile source the maps can use."""
+    from maps.domain.tiles import TileConfigError
+    from maps.rendering import current_tiles
+
+    try:
+        current_tiles()
+    except TileConfigError as exc:
+        return [
+            Error(
+                str(exc),
+                hint="MAP_TILES=none, tianditu (with MAP_TIANDITU_KEY) or a URL template "
+                "with {z}, {x} and {y}.",
+                id="hub.E020",
+            )
+        ]
+    return []

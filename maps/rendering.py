@@ -240,7 +240,7 @@ def build_map(spec: MapSpec, tiles: TileSource | None = None) -> RenderedMap:
     )
     _add_tiles(m, tiles)
     layers: dict[str, Any] = {}
-    if spec.towns is not None:
+    if spec.towns is not None and spec.towns.get("features"):
         outline = folium.GeoJson(
             spec.towns,
             name=_("Town outlines"),

@@ -107,3 +107,47 @@ def voronoi_cells(
             ring.append(ring[0])
         cells.append({"type": "Polygon", "coordinates": [ring]})
     return cells
+
+
+def outlines_from(collection: Any, code_property: str = "code") -> dict[str, dict[str, Any]]:
+    """Each feature's checked geometry by the town code in its `code_property`.
+
+    Raises `OutlineProblems` listing every bad feature (by its index in `features`), so
+    that one reading of a file tells everything wrong with it.
+    """
+    if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
+        raise OutlineProblems(["the file is not a GeoJSON FeatureCollection"])
+    features = collection.get("features")
+    if not isinstance(features, list) or not features:
+        raise OutlineProblems(["features: the collection has no features"])
+    found: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    for i, feature in enumerate(features):
+        where = f"features[{i}]"
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            problems.append(f"{where}: not a GeoJSON Feature")
+            continue
+        props = feature.get("properties") or {}
+        code = props.get(code_property) if isinstance(props, dict) else None
+        if not isinstance(code, str) or not code.strip():
+            problems.append(f"{where}.properties.{code_property}: missing")
+            continue
+        code = code.strip()
+        if code in found:
+            problems.append(f"{where}: a second outline for {code!r}")
+            continue
+        try:
+            found[code] = check_outline(feature.get("geometry"))
+        except GeometryError as exc:
+            problems.append(f"{where}.geometry: {exc}")
+    if problems:
+        raise OutlineProblems(problems)
+    return found
+
+
+class OutlineProblems(ValueError):
+    """Everything wrong with an outline file, one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
