@@ -138,7 +138,7 @@ def case_new(request: HttpRequest) -> HttpResponse:
             status = 400
     else:
         form = IntakeForm(actor=actor)
-    picker = build_map(picker_map_spec(actor, lat_id="id_lat", lng_id="id_lng", town_id="id_town"))
+    picker = build_map(picker_map_spec(actor))
     return render(request, "incidents/case_new.html", {"form": form, "map": picker}, status=status)
 
 

@@ -144,9 +144,7 @@ def incident_new(request: HttpRequest) -> HttpResponse:
             "form": form,
             "from_case": case,
             "error": error,
-            "map": build_map(
-                picker_map_spec(actor, lat_id="id_lat", lng_id="id_lng", town_id="id_town")
-            ),
+            "map": build_map(picker_map_spec(actor)),
         },
         status=status,
     )

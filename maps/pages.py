@@ -55,7 +55,8 @@ def command_map_spec(
     heat: bool = False,
     embedded: bool = False,
 ) -> rendering.MapSpec:
-    """The command map: every layer, filtered by `params`, live from the person's stream."""
+    """The command map: every layer, filtered by `params`, live from the person's stream;
+    or, `embedded`, the dashboard's smaller map of cases, incidents and windows."""
     datum = rendering.current_tiles().datum
     layers = ("cases", "incidents", "windows") if embedded else tuple(FEED_FILTERS)
     feeds = {
@@ -68,8 +69,14 @@ def command_map_spec(
     }
     stream = dashboard_stream(actor)
     live = "page" if embedded else ("own" if stream else "none")
+    if embedded:
+        script_url = reverse("dashboard-map-js")
+    else:
+        query = urlencode({**params, **({"heat": "on"} if heat else {})})
+        script_url = reverse("command-map-js") + (f"?{query}" if query else "")
     return rendering.MapSpec(
         purpose="dashboard" if embedded else "command",
+        script_url=script_url,
         centre=district_centre(actor.district_id),
         zoom=rendering.DISTRICT_ZOOM,
         feeds=feeds,
@@ -88,6 +95,7 @@ def incident_map_spec(actor: Actor, incident: Incident) -> rendering.MapSpec:
     near = f"{incident.lat},{incident.lng}"
     return rendering.MapSpec(
         purpose="incident",
+        script_url=reverse("incident-map-js", args=[incident.pk]),
         centre=(incident.lat, incident.lng),
         zoom=rendering.SITE_ZOOM,
         feeds={
@@ -103,17 +111,19 @@ def incident_map_spec(actor: Actor, incident: Incident) -> rendering.MapSpec:
     )
 
 
-def picker_map_spec(actor: Actor, *, lat_id: str, lng_id: str, town_id: str) -> rendering.MapSpec:
-    """A map in an intake form: a click sets the latitude and longitude fields."""
+def picker_map_spec(actor: Actor) -> rendering.MapSpec:
+    """A map in an intake form: a click sets the latitude and longitude fields (the forms'
+    `lat`, `lng` and `town` fields, as Django names their elements)."""
     datum = rendering.current_tiles().datum
     return rendering.MapSpec(
         purpose="picker",
+        script_url=reverse("picker-map-js"),
         centre=district_centre(actor.district_id),
         zoom=rendering.DISTRICT_ZOOM,
         feeds={"windows": feed_url("windows", datum=datum if datum != "wgs84" else None)},
         towns=_towns(actor, datum),
         css_height="320px",
-        picker={"lat": lat_id, "lng": lng_id, "town": town_id},
+        picker={"lat": "id_lat", "lng": "id_lng", "town": "id_town"},
     )
 
 

@@ -146,23 +146,46 @@ class HubLayers(MacroElement):
 
 @dataclass(frozen=True)
 class RenderedMap:
-    """The three parts of a folium map for a Django page: what goes in `<head>`, the map's
-    element, and its script (without the `<script>` tags)."""
+    """The parts of a folium map for a Django page: what goes in `<head>` (asset links and
+    the map's size), the map's element, and its script.
+
+    The script is not written into the page: it is served from `script_url`, which builds
+    the same map again (element names are deterministic, see `_name_elements`), so that
+    no code runs inline and a Content Security Policy without 'unsafe-inline' holds.
+    """
 
     header: SafeString
     html: SafeString
-    script: SafeString
+    script: str
+    script_url: str = ""
     tile_hosts: frozenset[str] = field(default_factory=frozenset)
 
 
-def render_parts(m: folium.Map, tiles: TileSource) -> RenderedMap:
+def _name_elements(root: Any, prefix: str) -> None:
+    """Give every element of the map a name that is the same each time the same map is
+    built (folium draws random ones), so the page and its script agree."""
+    counter = 0
+
+    def walk(element: Any) -> None:
+        nonlocal counter
+        element._id = f"{prefix}{counter}"
+        counter += 1
+        for child in element._children.values():
+            walk(child)
+
+    walk(root)
+
+
+def render_parts(m: folium.Map, tiles: TileSource, *, prefix: str, script_url: str) -> RenderedMap:
     root = m.get_root()
     assert isinstance(root, Figure)  # noqa: S101  (folium.Map always sits in a Figure)
+    _name_elements(root, prefix)
     root.render()
     return RenderedMap(
         header=mark_safe(root.header.render()),  # noqa: S308  (folium escapes its data)
         html=mark_safe(root.html.render()),  # noqa: S308
-        script=mark_safe(root.script.render()),  # noqa: S308
+        script=root.script.render(),
+        script_url=script_url,
         tile_hosts=tiles.hosts,
     )
 
@@ -212,7 +235,8 @@ def _labels() -> dict[str, Any]:
 class MapSpec:
     """What one map shows: which layers, from which feeds, centred where."""
 
-    purpose: str  # command, incident, picker
+    purpose: str  # command, dashboard, incident, picker
+    script_url: str  # where the page loads this map's script from (see `RenderedMap`)
     centre: tuple[float, float]
     zoom: int
     feeds: dict[str, str]
@@ -298,4 +322,4 @@ def build_map(spec: MapSpec, tiles: TileSource | None = None) -> RenderedMap:
             "styles": {"overdue": styles.OVERDUE, "levels": styles.LEVEL_COLOURS},
         },
     ).add_to(m)
-    return render_parts(m, tiles)
+    return render_parts(m, tiles, prefix=spec.purpose, script_url=spec.script_url)

@@ -528,9 +528,10 @@ def test_no_page_refers_to_another_host(clerk: Client, api_client: ClientFor) ->
             assert response.status_code == 200, url
             html = response.content.decode()
             assert not foreign_urls(html), (url, foreign_urls(html))
-            # Scripts are the hub's own files; inline blocks only carry JSON data (no code
-            # runs inline, so a Content Security Policy without 'unsafe-inline' holds).
+            # Scripts are the hub's own files (static, or a map's script made for the page);
+            # inline blocks only carry JSON data (no code runs inline, so a Content Security
+            # Policy without 'unsafe-inline' holds).
             for tag in re.findall(r"<script\b[^>]*>", html):
-                assert re.search(r'src="/static/[^"]+\.js"', tag) or (
+                assert re.search(r'src="/(static|maps)/[^"]+\.js[^"]*"', tag) or (
                     'type="application/json"' in tag
                 ), (url, tag)

@@ -48,9 +48,17 @@ class _Urls(HTMLParser):
 
 
 def page(client: Client, path: str, status: int = 200) -> str:
+    """The page, followed by the map scripts it loads (no script runs inline)."""
     response = client.get(path)
     assert response.status_code == status, response.content[:500]
-    return response.content.decode()
+    html = response.content.decode()
+    scripts = []
+    for url in re.findall(r'<script src="(/maps/[^"]+)"', html):
+        script = client.get(url.replace("&amp;", "&"))
+        assert script.status_code == 200, url
+        assert script["Content-Type"].startswith("text/javascript")
+        scripts.append(script.content.decode())
+    return "\n".join([html, *scripts])
 
 
 def map_config(html: str) -> list[dict[str, Any]]:
@@ -132,7 +140,8 @@ def test_command_map_has_every_layer_and_follows_its_own_stream(pages: dict[str,
     assert all(url.startswith("/api/v1/map/") for url in config["feeds"].values())
     assert config["live"] == "own"
     assert config["datum"] == "wgs84"
-    assert "Town outlines" in pages["map"] or "镇街边界" in pages["map"]
+    # The layer control's names are in the reader's language (JSON-escaped in the script).
+    assert json.dumps("镇街边界")[1:-1] in pages["map"]
 
 
 def test_room_map_shows_the_site_its_cases_and_what_is_near(
@@ -241,7 +250,28 @@ def test_without_tiles_the_outlines_are_drawn_on_a_blank_map(pages: dict[str, st
     html = pages["map"]
     assert "L.tileLayer" not in html
     assert "L.geoJson" in html
-    assert "练市镇" in html
+    assert json.dumps("练市镇")[1:-1] in html
+
+
+def test_no_map_code_runs_inline(pages: dict[str, str]) -> None:
+    for name, text in pages.items():
+        html = text.split("</html>")[0]
+        for tag in re.findall(r"<script\b[^>]*>", html):
+            assert "src=" in tag or 'type="application/json"' in tag, (name, tag)
+
+
+def test_a_map_script_is_only_for_those_who_may_see_the_map(
+    mapped: District, api_client: Callable[[str], Client]
+) -> None:
+    incident = incident_open("command")
+    script = f"/maps/incidents/{incident.pk}.js"
+    assert api_client("command").get(script).status_code == 200
+    assert api_client("gateway_110").get(script).status_code == 404
+    anonymous = Client().get(script)
+    assert anonymous.status_code == 302
+    assert Client().get("/maps/command.js").status_code == 302
+    response = api_client("command").get("/maps/command.js")
+    assert response["Cache-Control"] == "private, no-store"
 
 
 @pytest.mark.parametrize(
