@@ -9,8 +9,9 @@ host but the configured tile server.
 The data-heavy layers are not written into the page as one folium object per marker: a
 `HubLayers` element hands the layer objects and the feed URLs to `static/js/map.js`, which
 fills them from the GeoJSON feeds (`maps.api`) and keeps them live from the event stream.
-A page with ten thousand open cases stays small and renders in the time of a handful of
-markers; `tests/bench/bench_maps.py` measures it against folium's own markers.
+With ten thousand open cases the page stays small and the server builds it in the time
+of a handful of markers; the browser still has to draw the cases, which takes about as long
+as folium's own markers. `tests/bench/bench_maps.py` measures both against plain folium.
 """
 
 from __future__ import annotations

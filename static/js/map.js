@@ -187,12 +187,27 @@ class HubMap {
 
   start() {
     this.fitTowns();
-    for (const kind of Object.keys(this.config.feeds)) this.load(kind);
+    for (const kind of Object.keys(this.config.feeds)) {
+      // A hidden layer's feed is fetched when it is first shown (the heat map holds the
+      // period's cases again: no need to download them for nothing).
+      const layer = this.layers[kind];
+      if (layer && !this.map.hasLayer(layer)) this.loadWhenShown(kind, layer);
+      else this.load(kind);
+    }
     if (this.config.picker) this.startPicker(this.config.picker);
     if (this.config.live === "own") this.listenOwn();
     else if (this.config.live === "page") {
       document.addEventListener("hub:event", (e) => this.onEvent(e.detail));
     }
+  }
+
+  loadWhenShown(kind, layer) {
+    const shown = (e) => {
+      if (e.layer !== layer) return;
+      this.map.off("overlayadd", shown);
+      this.load(kind);
+    };
+    this.map.on("overlayadd", shown);
   }
 
   async fetchFeed(url) {
