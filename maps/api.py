@@ -190,10 +190,10 @@ def map_query(actor: Actor, params: FeedQuery) -> MapQuery:
             raise _error("number", "a case number has at most 32 characters")
         fields["numbers"] = tuple(numbers)
     if "id" in p:
-        try:
-            ids = tuple(int(i) for i in _list(p["id"], "id"))
-        except ValueError:
-            raise _error("id", "incident ids are whole numbers") from None
+        items = _list(p["id"], "id")
+        if not all(i.isascii() and i.isdigit() for i in items):
+            raise _error("id", "incident ids are whole numbers")
+        ids = tuple(int(i) for i in items)
         if any(i < 1 for i in ids):
             raise _error("id", "incident ids are positive")
         fields["ids"] = ids

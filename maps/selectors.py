@@ -220,7 +220,7 @@ def case_features(actor: Actor, q: MapQuery, *, now: datetime | None = None) -> 
 
 def heat_period(q: MapQuery, today: date) -> tuple[date, date]:
     """The heat map's period: the query's dates, or the last `MAP_HEAT_DAYS` days."""
-    end = q.date_to or today
+    end = q.date_to or max(today, q.date_from or today)
     start = q.date_from or end - timedelta(days=settings.MAP_HEAT_DAYS - 1)
     return start, end
 

@@ -56,6 +56,11 @@ def wgs84_to_gcj02(lat: float, lng: float) -> tuple[float, float]:
     """The GCJ-02 position of a WGS-84 point (unchanged outside mainland China)."""
     if not in_china(lat, lng):
         return lat, lng
+    return _shift(lat, lng)
+
+
+def _shift(lat: float, lng: float) -> tuple[float, float]:
+    """The GCJ-02 offset applied, wherever the point is."""
     d_lat = _offset_lat(lng - 105.0, lat - 35.0)
     d_lng = _offset_lng(lng - 105.0, lat - 35.0)
     rad_lat = lat / 180.0 * math.pi
@@ -68,16 +73,24 @@ def wgs84_to_gcj02(lat: float, lng: float) -> tuple[float, float]:
 
 def gcj02_to_wgs84(lat: float, lng: float, *, tolerance: float = 1e-9) -> tuple[float, float]:
     """The WGS-84 point whose GCJ-02 position is (`lat`, `lng`), to within `tolerance`
-    degrees (1e-9° is about 0.1 mm)."""
-    if not in_china(lat, lng):
+    degrees (1e-9° is about 0.1 mm).
+
+    The iteration shifts wherever it steps, so that it converges near the edge of the box
+    too; a source found outside the box means the point was never shifted, and it is
+    given back as it is.
+    """
+    if not valid_lat_lng(lat, lng):
         return lat, lng
     w_lat, w_lng = lat, lng
     for _ in range(30):
-        g_lat, g_lng = wgs84_to_gcj02(w_lat, w_lng)
+        g_lat, g_lng = _shift(w_lat, w_lng)
         e_lat, e_lng = g_lat - lat, g_lng - lng
         if abs(e_lat) < tolerance and abs(e_lng) < tolerance:
             break
         w_lat, w_lng = w_lat - e_lat, w_lng - e_lng
+    # (A source on the box's very edge may converge a hair outside it.)
+    if not (in_china(w_lat, w_lng) or in_china(round(w_lat, 7), round(w_lng, 7))):
+        return lat, lng
     return w_lat, w_lng
 
 
@@ -91,8 +104,16 @@ def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
 
 def box_around(lat: float, lng: float, radius_m: float) -> tuple[float, float, float, float]:
     """(south, west, north, east) of a box that holds every point within `radius_m`, for a
-    cheap database pre-filter before the exact distance."""
-    d_lat = math.degrees(radius_m / EARTH_RADIUS_M)
-    cos_lat = max(math.cos(math.radians(lat)), 1e-6)
-    d_lng = math.degrees(radius_m / (EARTH_RADIUS_M * cos_lat))
-    return lat - d_lat, lng - d_lng, lat + d_lat, lng + d_lng
+    cheap database pre-filter before the exact distance.
+
+    A circle on the sphere is widest a little poleward of its centre: its half-width in
+    longitude is asin(sin δ / cos φ), not δ / cos φ. Near a pole it spans every longitude.
+    """
+    delta = radius_m / EARTH_RADIUS_M
+    d_lat = math.degrees(delta)
+    south, north = max(-90.0, lat - d_lat), min(90.0, lat + d_lat)
+    ratio = math.sin(min(delta, math.pi / 2)) / max(math.cos(math.radians(lat)), 1e-12)
+    if ratio >= 1.0 or south <= -90.0 or north >= 90.0:
+        return south, -180.0, north, 180.0
+    d_lng = math.degrees(math.asin(ratio))
+    return south, lng - d_lng, north, lng + d_lng

@@ -64,6 +64,8 @@ def _check_template(url: str) -> None:
         missing.append("{y}")
     if missing:
         raise TileConfigError(f"MAP_TILES: the URL template lacks {', '.join(missing)}")
+    if url.startswith("//"):
+        raise TileConfigError("MAP_TILES: give the scheme (https://) of another host's tiles")
     parts = urlsplit(url)
     if parts.scheme and parts.scheme not in ("http", "https"):
         raise TileConfigError(f"MAP_TILES: {parts.scheme}: is not http or https")
@@ -96,7 +98,7 @@ def tile_source(
         key = tianditu_key.strip()
         if not key:
             raise TileConfigError("MAP_TILES=tianditu needs MAP_TIANDITU_KEY")
-        if not key.isalnum():
+        if not (key.isascii() and key.isalnum()):
             raise TileConfigError("MAP_TIANDITU_KEY: a Tianditu key is letters and digits")
         if datum != "wgs84":
             raise TileConfigError("MAP_TILES=tianditu is drawn in WGS-84 (CGCS2000), not GCJ-02")

@@ -40,6 +40,10 @@ function offsetLng(x, y) {
 
 export function wgs84ToGcj02(lat, lng) {
   if (!inChina(lat, lng)) return [lat, lng];
+  return shift(lat, lng);
+}
+
+function shift(lat, lng) {
   let dLat = offsetLat(lng - 105, lat - 35);
   let dLng = offsetLng(lng - 105, lat - 35);
   const radLat = (lat / 180) * Math.PI;
@@ -51,18 +55,21 @@ export function wgs84ToGcj02(lat, lng) {
 }
 
 export function gcj02ToWgs84(lat, lng) {
-  if (!inChina(lat, lng)) return [lat, lng];
   let wLat = lat;
   let wLng = lng;
   for (let i = 0; i < 30; i += 1) {
-    const [gLat, gLng] = wgs84ToGcj02(wLat, wLng);
+    const [gLat, gLng] = shift(wLat, wLng);
     const eLat = gLat - lat;
     const eLng = gLng - lng;
     if (Math.abs(eLat) < 1e-9 && Math.abs(eLng) < 1e-9) break;
     wLat -= eLat;
     wLng -= eLng;
   }
-  return [wLat, wLng];
+  // A source outside the box was never shifted: the point is its own.
+  // (A source on the box's very edge may converge a hair outside it.)
+  const round7 = (v) => Math.round(v * 1e7) / 1e7;
+  const inside = inChina(wLat, wLng) || inChina(round7(wLat), round7(wLng));
+  return inside ? [wLat, wLng] : [lat, lng];
 }
 
 window.hubGcj02 = { wgs84ToGcj02, gcj02ToWgs84 };
