@@ -405,11 +405,15 @@ class HubMap {
         show(lat, lng, centre);
       }
     };
+    let clicking = false;
     this.map.on("click", (e) => {
       const [lat, lng] = fromView(e.latlng.lat, e.latlng.lng);
       latField.value = lat.toFixed(6);
       lngField.value = lng.toFixed(6);
+      // Tell the form, but keep the map where it is: the marker stays under the pointer.
+      clicking = true;
       for (const field of [latField, lngField]) field.dispatchEvent(new Event("change", { bubbles: true }));
+      clicking = false;
       show(lat, lng, false);
     });
     if (townField && this.layers.towns) {
@@ -422,8 +426,8 @@ class HubMap {
         }
       });
     }
-    latField.addEventListener("change", () => fromFields(true));
-    lngField.addEventListener("change", () => fromFields(true));
+    latField.addEventListener("change", () => clicking || fromFields(true));
+    lngField.addEventListener("change", () => clicking || fromFields(true));
     if (townField) {
       // Choosing a town shows it, until a position is set.
       townField.addEventListener("change", () => {
