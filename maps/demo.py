@@ -45,57 +45,66 @@ def load_map_reference(district: District) -> int:
             Project.objects.filter(district=district, name=name).update(
                 town=towns.get(town), lat=round(lat + d_lat, 6), lng=round(lng + d_lng, 6)
             )
-        count = 0
-        for code, zh, en, lat, lng in TOWNS:
+        places: list[tuple[str, Place.Kind, str, str, Unit | None, float, float, str]] = [
+            (
+                f"police_{code}",
+                Place.Kind.POLICE,
+                f"{zh.removesuffix('镇').removesuffix('街道')}派出所",
+                f"{en.rsplit(' ', 1)[0]} Police Station",
+                towns.get(code),
+                lat - 0.004,
+                lng + 0.005,
+                "",
+            )
+            for code, zh, en, lat, lng in TOWNS
+        ] + [
+            (
+                f"gov_{code}",
+                Place.Kind.GOVERNMENT,
+                f"{zh}人民政府",
+                f"{en} Government",
+                towns.get(code),
+                lat + 0.002,
+                lng - 0.003,
+                "",
+            )
+            for code, zh, en, lat, lng in TOWNS
+        ]
+        lat, lng = DISTRICT_CENTRE
+        places += [
+            (
+                "gov_district",
+                Place.Kind.GOVERNMENT,
+                "区人民政府",
+                "District Government",
+                None,
+                lat + 0.003,
+                lng - 0.004,
+                "",
+            ),
+            (
+                "police_district",
+                Place.Kind.POLICE,
+                "区公安分局",
+                "District Public Security Bureau",
+                None,
+                lat - 0.002,
+                lng + 0.006,
+                "110",
+            ),
+        ]
+        for code, kind, zh, en, place_town, p_lat, p_lng, phone in places:
             Place.objects.update_or_create(
                 district=district,
-                code=f"police_{code}",
+                code=code,
                 defaults={
-                    "kind": Place.Kind.POLICE,
-                    "name_zh": f"{zh.removesuffix('镇').removesuffix('街道')}派出所",
-                    "name_en": f"{en.rsplit(' ', 1)[0]} Police Station",
-                    "town": towns.get(code),
-                    "lat": round(lat - 0.004, 6),
-                    "lng": round(lng + 0.005, 6),
-                    "phone": "",
+                    "kind": kind,
+                    "name_zh": zh,
+                    "name_en": en,
+                    "town": place_town,
+                    "lat": round(p_lat, 6),
+                    "lng": round(p_lng, 6),
+                    "phone": phone,
                 },
             )
-            Place.objects.update_or_create(
-                district=district,
-                code=f"gov_{code}",
-                defaults={
-                    "kind": Place.Kind.GOVERNMENT,
-                    "name_zh": f"{zh}人民政府",
-                    "name_en": f"{en} Government",
-                    "town": towns.get(code),
-                    "lat": round(lat + 0.002, 6),
-                    "lng": round(lng - 0.003, 6),
-                },
-            )
-            count += 2
-        Place.objects.update_or_create(
-            district=district,
-            code="gov_district",
-            defaults={
-                "kind": Place.Kind.GOVERNMENT,
-                "name_zh": "区人民政府",
-                "name_en": "District Government",
-                "town": None,
-                "lat": DISTRICT_CENTRE[0] + 0.003,
-                "lng": DISTRICT_CENTRE[1] - 0.004,
-            },
-        )
-        Place.objects.update_or_create(
-            district=district,
-            code="police_district",
-            defaults={
-                "kind": Place.Kind.POLICE,
-                "name_zh": "区公安分局",
-                "name_en": "District Public Security Bureau",
-                "town": None,
-                "lat": DISTRICT_CENTRE[0] - 0.002,
-                "lng": DISTRICT_CENTRE[1] + 0.006,
-                "phone": "110",
-            },
-        )
-    return count + 2
+    return len(places)

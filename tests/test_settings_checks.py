@@ -8,7 +8,6 @@ import re
 import secrets
 import subprocess
 import sys
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,8 @@ import pytest
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.test import Client
+
+from tests.html import page_urls
 
 MANAGE = Path(settings.BASE_DIR) / "manage.py"
 SETTINGS_VARS = (
@@ -220,26 +221,14 @@ def test_openapi_intake_body_names_its_fields(schema: dict[str, Any]) -> None:
     assert body.get("additionalProperties") is False
 
 
-class _Assets(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if name in {"src", "href"} and value:
-                self.urls.append(value)
-
-
 def test_api_docs_use_no_external_host(db: None) -> None:
     response = Client().get("/api/v1/docs")
     assert response.status_code == 200
     html = response.content.decode()
 
-    parser = _Assets()
-    parser.feed(html)
-    assert parser.urls, "the docs page loads its assets"
-    for url in parser.urls:
+    urls = page_urls(html, frozenset({"src", "href"}))
+    assert urls, "the docs page loads its assets"
+    for url in urls:
         assert url.startswith("/"), url
         assert not url.startswith("//"), url
         if url.startswith(settings.STATIC_URL):

@@ -285,3 +285,18 @@ def artifacts_dir(live_hub: LiveHub) -> Path:
     path = live_hub.data_dir / "artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+def in_language(language: str, message: str) -> str:
+    """`message` as the hub's catalogue gives it in `language` (for text shown in a page)."""
+    from django.utils import translation
+
+    with translation.override(language):
+        return translation.gettext(message)
+
+
+def api_get(hub: str, token: str, path: str) -> dict[str, Any]:
+    """GET `path` from a running hub with a bearer token; the body, after checking 200."""
+    status, body = api_call(hub, "GET", path, token)
+    assert status == 200, (path, status, body)
+    return body

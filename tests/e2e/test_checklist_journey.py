@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from django.utils import translation
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import api_call, api_post
+from tests.e2e.conftest import api_get, api_post, in_language
 from tests.e2e.test_intake_journey import log_in
 
 if TYPE_CHECKING:
@@ -29,17 +28,6 @@ pytestmark = pytest.mark.e2e
 
 SKIP_REASON_NEEDED = "Give the reason for skipping the step."
 LIVE_TIMEOUT_MS = 5_000  # a move must reach the other browser within this
-
-
-def in_language(language: str, message: str) -> str:
-    with translation.override(language):
-        return translation.gettext(message)
-
-
-def api_get(hub: str, token: str, path: str) -> dict[str, Any]:
-    status, body = api_call(hub, "GET", path, token)
-    assert status == 200, (path, status, body)
-    return body
 
 
 def demo_incident(hub: str, token: str) -> int:

@@ -22,12 +22,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.utils import translation
 from playwright.sync_api import expect
 
 from incidents.demo import TOWNS
 from maps.domain.coords import gcj02_to_wgs84, wgs84_to_gcj02
-from tests.e2e.conftest import api_call, api_post
+from tests.e2e.conftest import api_get, api_post, in_language
 from tests.e2e.test_intake_journey import log_in, new_credit_code
 from tests.factories import intake_payload
 
@@ -94,17 +93,6 @@ FOREIGN_REFERENCES_JS = """() => {
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def in_language(language: str, message: str) -> str:
-    with translation.override(language):
-        return translation.gettext(message)
-
-
-def api_get(hub: str, token: str, path: str) -> dict[str, Any]:
-    status, body = api_call(hub, "GET", path, token)
-    assert status == 200, (path, status, body)
-    return body
 
 
 def open_as(page: Any, hub: str, username: str, path: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,6 +12,7 @@ from django.test import Client
 
 from incidents.models import Case, DispatchSlip, Enterprise, Event, Report
 from tests.factories import credit_code, id_number
+from tests.html import page_urls
 from tests.live.helpers import incident_open
 
 ClientFor = Callable[[str], Client]
@@ -77,21 +77,8 @@ def element(html: str, element_id: str) -> str:
     return match.group(0)
 
 
-class _Urls(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if name in {"src", "href", "action"} and value:
-                self.urls.append(value)
-
-
 def foreign_urls(html: str) -> list[str]:
-    parser = _Urls()
-    parser.feed(html)
-    return [u for u in parser.urls if urlsplit(u).netloc not in {"", "testserver"}]
+    return [u for u in page_urls(html) if urlsplit(u).netloc not in {"", "testserver"}]
 
 
 @pytest.fixture

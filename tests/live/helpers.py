@@ -45,6 +45,8 @@ def incident_open(
     people: int = 40,
     kind: str = "site_gathering",
     cases: list[str] | None = None,
+    lat: float = LIANSHI[0],
+    lng: float = LIANSHI[1],
 ) -> Incident:
     actor = actor_for(User.objects.get(username=username))
     return incident_report(
@@ -52,8 +54,8 @@ def incident_open(
         data=IncidentInput(
             title="练市新城工地农民工聚集讨薪",
             town=town,
-            lat=LIANSHI[0],
-            lng=LIANSHI[1],
+            lat=lat,
+            lng=lng,
             people_count=people,
             kind=kind,
             case_numbers=cases or [],

@@ -16,17 +16,16 @@ from incidents.models import Case, Event, Incident, Unit
 from incidents.policy import actor_for
 from incidents.services import (
     IncidentChange,
-    IncidentInput,
     Intake,
     ProjectInput,
     TransitionInput,
     case_register,
     case_transition,
-    incident_report,
     incident_transition,
 )
 from maps.models import Place
 from tests.factories import credit_code
+from tests.live.helpers import incident_open
 
 FEEDS = ["cases", "heat", "incidents", "windows", "projects", "places", "towns"]
 GEOJSON = "application/geo+json"
@@ -92,19 +91,7 @@ def make_incident(
     username: str = "command",
     cases: Iterable[str] = (),
 ) -> Incident:
-    actor = actor_for(User.objects.get(username=username))
-    return incident_report(
-        actor=actor,
-        data=IncidentInput(
-            title="工地农民工聚集讨薪",
-            town=town,
-            lat=lat,
-            lng=lng,
-            people_count=people,
-            kind="site_gathering",
-            case_numbers=list(cases),
-        ),
-    )
+    return incident_open(username, town=town, people=people, cases=list(cases), lat=lat, lng=lng)
 
 
 def close_incident(incident: Incident) -> None:

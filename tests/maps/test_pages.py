@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +21,7 @@ from django.test import Client
 from incidents.models import District, Unit
 from maps.demo import load_map_reference
 from maps.domain.coords import wgs84_to_gcj02
+from tests.html import page_urls
 from tests.live.helpers import incident_open
 
 SQUARE = {
@@ -34,17 +34,6 @@ SQUARE = {
 def mapped(district: District) -> District:
     load_map_reference(district)
     return district
-
-
-class _Urls(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for name, value in attrs:
-            if name in {"src", "href", "action", "data"} and value:
-                self.urls.append(value)
 
 
 def page(client: Client, path: str, status: int = 200) -> str:
@@ -69,11 +58,10 @@ def map_config(html: str) -> list[dict[str, Any]]:
 def external_references(html: str) -> list[str]:
     """Every absolute or protocol-relative address in the page, its markup or its scripts,
     and in the stylesheets and scripts it loads from the static files."""
-    parser = _Urls()
-    parser.feed(html)
-    found = [u for u in parser.urls if re.match(r"^(https?:)?//", u)]
+    urls = page_urls(html)
+    found = [u for u in urls if re.match(r"^(https?:)?//", u)]
     found += re.findall(r"(?:https?:)?//[a-z0-9.{}-]+\.[a-z]{2,}[^\s\"'<>)]*", html, re.I)
-    for url in parser.urls:
+    for url in urls:
         if url.startswith(settings.STATIC_URL) and url.endswith((".css", ".js")):
             path = finders.find(url.removeprefix(settings.STATIC_URL))
             assert path, f"{url} is not in the static files"
