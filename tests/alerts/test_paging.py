@@ -91,8 +91,10 @@ def test_an_unacknowledged_alert_climbs_the_ladder_once_per_step(duty: Any) -> N
     police.refresh_from_db()
     assert police.stage == 1
     second = [m for m in messages_of(police) if m.stage == 1]
+    # The backup on duty when the step is taken (the next day's, just before midnight).
+    day = timezone.localdate(t0 + timedelta(minutes=15))
     assert [m.officer for m in second] == [
-        DutyShift.objects.get(unit__code="police", day=timezone.localdate(), rung="backup").officer
+        DutyShift.objects.get(unit__code="police", day=day, rung="backup").officer
     ]
     assert second[0].template == "incident_escalated"
     assert "区公安分局预警15分钟未获确认" in second[0].body
