@@ -29,6 +29,12 @@ FEED_FILTERS = {
 }
 
 
+def datum_param() -> str | None:
+    """The feeds' `datum` for the configured tiles (none: WGS-84, the feeds' default)."""
+    datum = rendering.current_tiles().datum
+    return None if datum == "wgs84" else datum
+
+
 def feed_url(layer: str, **params: Any) -> str:
     base = reverse("api:map_cases").removesuffix("cases")
     query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
@@ -44,8 +50,9 @@ def district_centre(district_id: int) -> tuple[float, float]:
     return centre["lat"], centre["lng"]
 
 
-def _towns(actor: Actor, datum: str) -> dict[str, Any]:
-    return selectors.town_features(actor, MapQuery(datum=datum))
+def _towns(actor: Actor) -> dict[str, Any]:
+    """The town outlines, drawn into the map itself, in the tiles' datum."""
+    return selectors.town_features(actor, MapQuery(datum=datum_param() or "wgs84"))
 
 
 def command_map_spec(
@@ -57,13 +64,11 @@ def command_map_spec(
 ) -> rendering.MapSpec:
     """The command map: every layer, filtered by `params`, live from the person's stream;
     or, `embedded`, the dashboard's smaller map of cases, incidents and windows."""
-    datum = rendering.current_tiles().datum
+    datum = datum_param()
     layers = ("cases", "incidents", "windows") if embedded else tuple(FEED_FILTERS)
     feeds = {
         layer: feed_url(
-            layer,
-            **{k: v for k, v in params.items() if k in FEED_FILTERS[layer]},
-            datum=datum if datum != "wgs84" else None,
+            layer, **{k: v for k, v in params.items() if k in FEED_FILTERS[layer]}, datum=datum
         )
         for layer in layers
     }
@@ -80,7 +85,7 @@ def command_map_spec(
         centre=district_centre(actor.district_id),
         zoom=rendering.DISTRICT_ZOOM,
         feeds=feeds,
-        towns=_towns(actor, datum),
+        towns=_towns(actor),
         show_heat=heat,
         live=live,
         after=stream_head(stream) if stream and live == "own" else 0,
@@ -90,8 +95,7 @@ def command_map_spec(
 
 def incident_map_spec(actor: Actor, incident: Incident) -> rendering.MapSpec:
     """An incident's room map: its site, the windows and police near it, its linked cases."""
-    datum = rendering.current_tiles().datum
-    dat = datum if datum != "wgs84" else None
+    dat = datum_param()
     near = f"{incident.lat},{incident.lng}"
     return rendering.MapSpec(
         purpose="incident",
@@ -104,7 +108,7 @@ def incident_map_spec(actor: Actor, incident: Incident) -> rendering.MapSpec:
             "windows": feed_url("windows", near=near, datum=dat),
             "places": feed_url("places", near=near, datum=dat),
         },
-        towns=_towns(actor, datum),
+        towns=_towns(actor),
         live="page",
         css_height="340px",
         focus={"incident_id": incident.pk},
@@ -114,14 +118,13 @@ def incident_map_spec(actor: Actor, incident: Incident) -> rendering.MapSpec:
 def picker_map_spec(actor: Actor) -> rendering.MapSpec:
     """A map in an intake form: a click sets the latitude and longitude fields (the forms'
     `lat`, `lng` and `town` fields, as Django names their elements)."""
-    datum = rendering.current_tiles().datum
     return rendering.MapSpec(
         purpose="picker",
         script_url=reverse("picker-map-js"),
         centre=district_centre(actor.district_id),
         zoom=rendering.DISTRICT_ZOOM,
-        feeds={"windows": feed_url("windows", datum=datum if datum != "wgs84" else None)},
-        towns=_towns(actor, datum),
+        feeds={"windows": feed_url("windows", datum=datum_param())},
+        towns=_towns(actor),
         css_height="320px",
         picker={"lat": "id_lat", "lng": "id_lng", "town": "id_town"},
     )

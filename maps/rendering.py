@@ -16,7 +16,7 @@ as folium's own markers. `tests/bench/bench_maps.py` measures both against plain
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import folium
@@ -159,7 +159,6 @@ class RenderedMap:
     html: SafeString
     script: str
     script_url: str = ""
-    tile_hosts: frozenset[str] = field(default_factory=frozenset)
 
 
 def _name_elements(root: Any, prefix: str) -> None:
@@ -177,7 +176,7 @@ def _name_elements(root: Any, prefix: str) -> None:
     walk(root)
 
 
-def render_parts(m: folium.Map, tiles: TileSource, *, prefix: str, script_url: str) -> RenderedMap:
+def render_parts(m: folium.Map, *, prefix: str, script_url: str) -> RenderedMap:
     root = m.get_root()
     assert isinstance(root, Figure)  # noqa: S101  (folium.Map always sits in a Figure)
     _name_elements(root, prefix)
@@ -187,7 +186,6 @@ def render_parts(m: folium.Map, tiles: TileSource, *, prefix: str, script_url: s
         html=mark_safe(root.html.render()),  # noqa: S308
         script=root.script.render(),
         script_url=script_url,
-        tile_hosts=tiles.hosts,
     )
 
 
@@ -246,10 +244,8 @@ class MapSpec:
     live: str = "none"  # own: open a socket; page: listen to the page's; none
     after: int = 0  # with live="own": the stream's newest event when the page was made
     css_height: str = "70vh"
-    fit: bool = False
     focus: dict[str, Any] | None = None
     picker: dict[str, Any] | None = None
-    legend: bool = True
 
 
 def build_map(spec: MapSpec, tiles: TileSource | None = None) -> RenderedMap:
@@ -316,11 +312,10 @@ def build_map(spec: MapSpec, tiles: TileSource | None = None) -> RenderedMap:
             "live": spec.live,
             "after": spec.after,
             "datum": tiles.datum,
-            "fit": spec.fit,
             "focus": spec.focus,
             "picker": spec.picker,
             "labels": _labels(),
             "styles": {"overdue": styles.OVERDUE, "levels": styles.LEVEL_COLOURS},
         },
     ).add_to(m)
-    return render_parts(m, tiles, prefix=spec.purpose, script_url=spec.script_url)
+    return render_parts(m, prefix=spec.purpose, script_url=spec.script_url)

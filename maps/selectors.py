@@ -9,14 +9,15 @@ and built as plain dicts: ten thousand cases must not cost ten thousand model in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import get_language
 
 from incidents.domain import incidents as incident_rules
 from incidents.domain.lifecycle import OPEN_STATES
@@ -55,15 +56,14 @@ class MapQuery:
     datum: str = "wgs84"
 
 
-def _project(datum: str) -> Callable[[float, float], Position]:
-    if datum == "gcj02":
-        return wgs84_to_gcj02
-    return lambda lat, lng: (lat, lng)
+def shifted(lat: float, lng: float, datum: str) -> Position:
+    """(`lat`, `lng`) in the map's datum: GCJ-02 for such tiles, else as stored."""
+    return wgs84_to_gcj02(lat, lng) if datum == "gcj02" else (lat, lng)
 
 
 def point(lat: float, lng: float, properties: dict[str, Any], datum: str) -> dict[str, Any]:
     """A GeoJSON Point feature ([longitude, latitude], rounded to about 10 cm)."""
-    y, x = _project(datum)(lat, lng)
+    y, x = shifted(lat, lng, datum)
     return {
         "type": "Feature",
         "geometry": {"type": "Point", "coordinates": [round(x, 6), round(y, 6)]},
@@ -229,7 +229,7 @@ def heat_features(actor: Actor, q: MapQuery, *, today: date | None = None) -> di
     """Every case received in the period, open or not, weighted by its number of workers."""
     today = today or timezone.localdate()
     start, end = heat_period(q, today)
-    period = MapQuery(**{**q.__dict__, "date_from": start, "date_to": end, "state": "all"})
+    period = replace(q, date_from=start, date_to=end, state="all")
     rows = _case_rows(actor, period).values("lat", "lng", "town__lat", "town__lng", "workers_count")
     features = []
     for row in rows:
@@ -407,7 +407,7 @@ def place_features(actor: Actor, q: MapQuery) -> dict[str, Any]:
 def _shift_rings(coords: Any, datum: str) -> Any:
     """Every position of a (Multi)Polygon's coordinates in `datum`."""
     if coords and isinstance(coords[0], int | float):
-        lat, lng = _project(datum)(coords[1], coords[0])
+        lat, lng = shifted(coords[1], coords[0], datum)
         return [round(lng, 6), round(lat, 6)]
     return [_shift_rings(c, datum) for c in coords]
 
@@ -439,6 +439,5 @@ def town_features(actor: Actor, q: MapQuery) -> dict[str, Any]:
 
 
 def _name(row: dict[str, Any]) -> str:
-    from django.utils.translation import get_language
-
+    """A reference row's name in the active language (as `BilingualName.name`)."""
     return row["name_en"] if (get_language() or "").startswith("en") else row["name_zh"]

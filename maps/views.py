@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from incidents.errors import NotFound
+from incidents.policy import Actor
 from incidents.selectors import incident_get
 from incidents.views_incidents import live_labels
 from incidents.web import page_actor
@@ -16,12 +17,14 @@ from maps.forms import MapFilterForm
 from maps.pages import command_map_spec, incident_map_spec, legend, picker_map_spec
 
 
-def _command_spec(request: HttpRequest) -> tuple[MapFilterForm, bool, rendering.MapSpec]:
+def _command_spec(
+    request: HttpRequest,
+) -> tuple[Actor, MapFilterForm, bool, rendering.MapSpec]:
     actor = page_actor(request)
     form = MapFilterForm(request.GET or None, district_id=actor.district_id)
     valid = not form.is_bound or form.is_valid()
     heat = bool(valid and form.is_bound and form.cleaned_data["heat"])
-    return form, valid, command_map_spec(actor, form.feed_params(), heat=heat)
+    return actor, form, valid, command_map_spec(actor, form.feed_params(), heat=heat)
 
 
 def script_response(spec: rendering.MapSpec) -> HttpResponse:
@@ -38,8 +41,7 @@ def script_response(spec: rendering.MapSpec) -> HttpResponse:
 @require_GET
 def command_map(request: HttpRequest) -> HttpResponse:
     """`/maps/`: the command map with its filters; bad filters are shown, with a 400."""
-    form, valid, spec = _command_spec(request)
-    actor = page_actor(request)
+    actor, form, valid, spec = _command_spec(request)
     context = {
         "form": form,
         "map": rendering.build_map(spec),
@@ -53,7 +55,7 @@ def command_map(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def command_map_js(request: HttpRequest) -> HttpResponse:
-    return script_response(_command_spec(request)[2])
+    return script_response(_command_spec(request)[3])
 
 
 @login_required

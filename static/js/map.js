@@ -128,7 +128,8 @@ function popupFor(kind, p, text) {
   return el("div", { class: `map-popup popup-${kind}` }, title, ...rows);
 }
 
-function markerFor(kind, feature, text) {
+// `site`: the incident whose room this map is in (drawn larger than any other).
+function markerFor(kind, feature, text, site = null) {
   const p = feature.properties;
   let icon;
   let extra = {};
@@ -141,9 +142,11 @@ function markerFor(kind, feature, text) {
     extra = { overdue: Boolean(p.overdue), title: p.number };
   } else if (kind === "incidents") {
     icon = L.divIcon({
-      className: `incident-marker level-${p.level}${p.pulse ? " pulse" : ""}`,
+      className: `incident-marker level-${p.level}${p.pulse ? " pulse" : ""}${
+        site === String(p.id) ? " site" : ""
+      }`,
       html: `<span style="background:${p.colour}">${p.level}</span>`,
-      iconSize: [30, 30],
+      iconSize: site === String(p.id) ? [40, 40] : [30, 30],
     });
     extra = { title: `${p.code} ${p.title}`, zIndexOffset: 1000 };
   } else {
@@ -182,6 +185,7 @@ class HubMap {
     this.layers = layers;
     this.config = config;
     this.text = config.labels;
+    this.site = config.focus ? String(config.focus.incident_id) : null;
     this.node = map.getContainer();
     this.markers = {};
     this.counts = {};
@@ -250,7 +254,7 @@ class HubMap {
     const markers = new Map();
     const list = [];
     for (const feature of features) {
-      const marker = markerFor(kind, feature, this.text);
+      const marker = markerFor(kind, feature, this.text, this.site);
       markers.set(keyOf(kind, feature), marker);
       list.push(marker);
     }
@@ -258,7 +262,6 @@ class HubMap {
     else for (const marker of list) layer.addLayer(marker);
     this.markers[kind] = markers;
     this.setCount(kind);
-    if (this.config.fit && kind === "incidents" && list.length) this.fitFocus();
   }
 
   fillHeat(features) {
@@ -289,13 +292,6 @@ class HubMap {
     if (bounds && bounds.isValid()) this.map.fitBounds(bounds, { padding: [8, 8] });
   }
 
-  fitFocus() {
-    const focus = this.config.focus;
-    if (!focus) return;
-    const site = this.markers.incidents.get(String(focus.incident_id));
-    if (site) this.map.setView(site.getLatLng(), this.map.getZoom());
-  }
-
   // Replace or add the markers of `features`; drop those of `keys` that did not come back
   // (closed, moved out of the filters, or no longer visible to this person).
   upsert(kind, features, keys) {
@@ -308,7 +304,7 @@ class HubMap {
       seen.add(key);
       const old = markers.get(key);
       if (old) layer.removeLayer(old);
-      const marker = markerFor(kind, feature, this.text);
+      const marker = markerFor(kind, feature, this.text, this.site);
       markers.set(key, marker);
       layer.addLayer(marker);
     }
