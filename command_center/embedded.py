@@ -59,8 +59,9 @@ async def alerts_forever(interval: float) -> None:
     """Send SMS as soon as a commit queues some (or every `interval`), and sweep alerts."""
     from alerts.services import alerts_tick, outbox_send
     from alerts.services.outbox import outbox_kicked
+    from alerts.tasks import risk_sweep
 
-    last_tick = 0.0
+    last_tick = last_risk = 0.0
     loop = asyncio.get_running_loop()
     while True:
         try:
@@ -68,6 +69,12 @@ async def alerts_forever(interval: float) -> None:
             if loop.time() - last_tick >= settings.ALERT_SWEEP_SECONDS:
                 last_tick = loop.time()
                 await sync_to_async(alerts_tick, thread_sensitive=False)()
+            if (
+                settings.RISK_SWEEP_SECONDS > 0
+                and loop.time() - last_risk >= settings.RISK_SWEEP_SECONDS
+            ):
+                last_risk = loop.time()
+                await sync_to_async(risk_sweep, thread_sensitive=False)()
         except Exception:
             log.exception("alert sweep failed; retrying next round")
         waited = 0.0

@@ -190,6 +190,11 @@ CLOCK_SWEEP_SECONDS = envint("CLOCK_SWEEP_SECONDS", "60")
 # escalations, daily-report checks and expiries are swept every ALERT_SWEEP_SECONDS.
 SMS_SWEEP_SECONDS = envint("SMS_SWEEP_SECONDS", "5")
 ALERT_SWEEP_SECONDS = envint("ALERT_SWEEP_SECONDS", "15")
+# Early warning: subjects with new readings are scored at once (a task per batch); this sweep
+# scores what a lost task left due, rescores every subject daily and marks late warnings.
+RISK_SWEEP_SECONDS = envint("RISK_SWEEP_SECONDS", "300")
+# Readings one POST /api/v1/indicators may carry.
+INDICATOR_BATCH_MAX = envint("INDICATOR_BATCH_MAX", "1000")
 CELERY_BEAT_SCHEDULE = {
     "sweep-clocks": {
         "task": "incidents.tasks.sweep_clocks",
@@ -200,6 +205,7 @@ CELERY_BEAT_SCHEDULE = {
     "purge-presence": {"task": "incidents.tasks.purge_presence", "schedule": 60.0},
     "send-sms": {"task": "alerts.tasks.send_outbox", "schedule": float(SMS_SWEEP_SECONDS)},
     "alerts-tick": {"task": "alerts.tasks.tick", "schedule": float(ALERT_SWEEP_SECONDS)},
+    "risk-sweep": {"task": "alerts.tasks.risk_sweep", "schedule": float(RISK_SWEEP_SECONDS)},
     "sweep-checklists": {
         "task": "playbooks.tasks.sweep_checklists",
         "schedule": float(CLOCK_SWEEP_SECONDS),

@@ -33,6 +33,8 @@ class Reason(StrEnum):
     CLOCK_OVERDUE = "clock_overdue"
     ZERO_REPORT_MISSING = "zero_report_missing"
     STEP_LATE = "step_late"
+    WARNING_RAISED = "warning_raised"
+    WARNING_OVERDUE = "warning_overdue"
 
 
 Ladder = tuple[frozenset[Rung], ...]
@@ -58,8 +60,9 @@ def ladder(reason: Reason, *, level: Level | None = None, sensitive: bool = Fals
     """The stages of an alert: who is paged first, then each escalation in turn.
 
     Incidents page the rungs of `FIRST_PAGE`, then the duty rungs not yet paged (backup
-    before leader), then the joint command. An overdue clock goes to the unit's liaison,
-    then its leader, then command; a missing zero report to the unit's leader, then command;
+    before leader), then the joint command. An overdue clock and a red early warning go to
+    the unit's liaison, then its leader, then command; a missing zero report and a warning
+    nobody intervened on in time to the unit's leader, then command;
     a late playbook step to the owning unit's primary officer on duty, its leader, then
     command (a step the joint command owns pages command alone, see `alert_raise`).
     """
@@ -69,7 +72,7 @@ def ladder(reason: Reason, *, level: Level | None = None, sensitive: bool = Fals
         first = FIRST_PAGE[sensitive][level]
         rest = [frozenset({r}) for r in DUTY_RUNGS if r not in first]
         return (first, *rest, frozenset({Rung.COMMAND}))
-    if reason is Reason.CLOCK_OVERDUE:
+    if reason in (Reason.CLOCK_OVERDUE, Reason.WARNING_RAISED):
         return (frozenset({Rung.LIAISON}), frozenset({Rung.LEADER}), frozenset({Rung.COMMAND}))
     if reason is Reason.STEP_LATE:
         return (frozenset({Rung.PRIMARY}), frozenset({Rung.LEADER}), frozenset({Rung.COMMAND}))

@@ -101,6 +101,22 @@ TEMPLATES: dict[str, Template] = {
             ("code", "step", "minutes", "link", "ref"),
         ),
         Template(
+            "warning_raised",
+            "{level}预警{code}：{subject}存在欠薪隐患，请于{due}前介入核查，回复1确认。"
+            "{link} {ref}",
+            ("level", "code", "subject", "due", "link", "ref"),
+        ),
+        Template(
+            "warning_overdue",
+            "{level}预警{code}应于{due}前介入，已超时，请立即督办，回复1确认。{link} {ref}",
+            ("level", "code", "due", "link", "ref"),
+        ),
+        Template(
+            "warning_escalated",
+            "{level}预警{code}超时{minutes}分钟未获确认，转您督办，回复1确认。{link} {ref}",
+            ("level", "code", "minutes", "link", "ref"),
+        ),
+        Template(
             "zero_report_missing",
             "{unit}{day}零报告未按时报送，请督促报送，回复1确认。{link} {ref}",
             ("unit", "day", "link", "ref"),

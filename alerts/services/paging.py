@@ -45,6 +45,8 @@ FIRST_TEMPLATE = {
     Reason.CLOCK_OVERDUE: "clock_overdue",
     Reason.ZERO_REPORT_MISSING: "zero_report_missing",
     Reason.STEP_LATE: "step_late",
+    Reason.WARNING_RAISED: "warning_raised",
+    Reason.WARNING_OVERDUE: "warning_overdue",
 }
 LATER_TEMPLATE = {
     Reason.INCIDENT_OPENED: "incident_escalated",
@@ -52,6 +54,8 @@ LATER_TEMPLATE = {
     Reason.CLOCK_OVERDUE: "clock_escalated",
     Reason.ZERO_REPORT_MISSING: "zero_report_missing",
     Reason.STEP_LATE: "step_escalated",
+    Reason.WARNING_RAISED: "warning_escalated",
+    Reason.WARNING_OVERDUE: "warning_escalated",
 }
 _TEMPLATE_PARAMS = {
     "incident_opened": ("level", "code", "town", "kind", "people", "link"),
@@ -62,6 +66,9 @@ _TEMPLATE_PARAMS = {
     "zero_report_missing": ("unit", "day", "link"),
     "step_late": ("code", "step", "due", "link"),
     "step_escalated": ("code", "step", "minutes", "link"),
+    "warning_raised": ("level", "code", "subject", "due", "link"),
+    "warning_overdue": ("level", "code", "due", "link"),
+    "warning_escalated": ("level", "code", "minutes", "link"),
 }
 COMMAND_NAME = "联合指挥部"  # who an alert with no unit is about, in an SMS
 

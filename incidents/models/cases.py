@@ -17,9 +17,25 @@ from incidents.models.reference import District, Unit, Window
 
 
 class Enterprise(models.Model):
+    """An employer, known by its unified social credit code within a district.
+
+    An indicator reading about an enterprise the hub does not know registers it with no
+    name (`registered_by_reading`); the name is filled in later, by intake or an
+    administrator.
+    """
+
     district = models.ForeignKey(District, on_delete=models.PROTECT)
     credit_code = models.CharField(max_length=18)
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, blank=True)
+    town = models.ForeignKey(
+        Unit,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Where it works; early warnings about it are routed by this town."),
+    )
+    registered_by_reading = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("enterprise")
@@ -31,7 +47,12 @@ class Enterprise(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.credit_code})"
+        return f"{self.name or '?'} ({self.credit_code})"
+
+    @property
+    def label(self) -> str:
+        """Its name, or its credit code while the name is not known yet."""
+        return self.name or self.credit_code
 
 
 class Project(models.Model):
@@ -39,7 +60,21 @@ class Project(models.Model):
 
     district = models.ForeignKey(District, on_delete=models.PROTECT)
     name = models.CharField(max_length=200)
+    code = models.CharField(
+        _("project code"),
+        max_length=40,
+        blank=True,
+        help_text=_("The code data feeds know it by (e.g. its construction permit number)."),
+    )
     type = models.CharField(max_length=30, choices=PROJECT_TYPE_CHOICES)
+    contractor = models.ForeignKey(
+        Enterprise,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="contracted_projects",
+        help_text=_("The general contractor (总包), answerable for its workers' wages."),
+    )
     builder = models.ForeignKey(Unit, on_delete=models.PROTECT, null=True, blank=True)
     town = models.ForeignKey(
         Unit, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -55,10 +90,19 @@ class Project(models.Model):
         verbose_name = _("project")
         verbose_name_plural = _("projects")
         constraints = [
-            models.UniqueConstraint(fields=["district", "name"], name="project_district_name_uniq")
+            models.UniqueConstraint(fields=["district", "name"], name="project_district_name_uniq"),
+            models.UniqueConstraint(
+                fields=["district", "code"],
+                condition=~Q(code=""),
+                name="project_district_code_uniq",
+            ),
         ]
 
     def __str__(self) -> str:
+        return self.name
+
+    @property
+    def label(self) -> str:
         return self.name
 
 

@@ -72,13 +72,13 @@ class IntakeResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _unit_kinds(district_id: int) -> dict[str, str]:
+def unit_kinds_of(district_id: int) -> dict[str, str]:
     return dict(
         Unit.objects.filter(district_id=district_id, active=True).values_list("code", "kind")
     )
 
 
-def _rules(district_id: int) -> list[routing.Rule]:
+def routing_rules_of(district_id: int) -> list[routing.Rule]:
     return [
         routing.Rule(
             routing.ProjectType(r.project_type) if r.project_type else None,
@@ -151,6 +151,12 @@ def case_register(*, actor: Actor, intake: Intake, now: datetime | None = None) 
         )
         # Serialise intake per employer, so that two reports arriving together make one case.
         enterprise = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
+        if not enterprise.name or enterprise.town_id is None:
+            # Known so far only by its credit code (an indicator reading registered it), or
+            # with no town: the complaint fills in what it says.
+            enterprise.name = enterprise.name or intake.employer_name
+            enterprise.town_id = enterprise.town_id or town.pk
+            enterprise.save(update_fields=["name", "town"])
         project = None
         if intake.project:
             project, _created = Project.objects.get_or_create(
@@ -192,11 +198,11 @@ def case_register(*, actor: Actor, intake: Intake, now: datetime | None = None) 
             return IntakeResult(case=case, merged=True)
 
         decision = routing.route(
-            _rules(district.pk),
+            routing_rules_of(district.pk),
             project_type=intake.project.type if intake.project else None,
             town=town.code,
             builder=builder.code if builder else None,
-            unit_kinds=_unit_kinds(district.pk),
+            unit_kinds=unit_kinds_of(district.pk),
         )
         case = Case.objects.create(
             district=district,

@@ -37,6 +37,7 @@ PARAMS = {
     "minutes": "15",
     "step": "人社核实欠薪人数、金额和工资名册",
     "due": "21:45",
+    "subject": "湖州南浔某某建筑劳务有限公司第三",  # cut to 20 characters when paged
 }
 # Templates that tell, rather than page: nothing waits for a reply to them.
 NOTICES = {"step_opened"}

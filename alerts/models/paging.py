@@ -28,6 +28,8 @@ REASON_LABELS = {
     Reason.CLOCK_OVERDUE: _("case deadline passed"),
     Reason.ZERO_REPORT_MISSING: _("daily report missing"),
     Reason.STEP_LATE: _("playbook step late"),
+    Reason.WARNING_RAISED: _("red early warning"),
+    Reason.WARNING_OVERDUE: _("early warning not acted on in time"),
 }
 STATUS_LABELS = {
     SmsStatus.QUEUED: _("queued"),
