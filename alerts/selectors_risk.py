@@ -17,8 +17,10 @@ from alerts.models import (
     OpinionItem,
     Reading,
     RiskRule,
+    RiskSubject,
 )
 from alerts.policy import warning_moves, warnings_visible
+from incidents.models import Case
 from incidents.policy import Actor
 from incidents.selectors import iso
 
@@ -32,7 +34,7 @@ class WarningFilters:
 
 
 def warning_rows(qs: QuerySet[EarlyWarning]) -> QuerySet[EarlyWarning]:
-    return qs.select_related("subject__enterprise", "subject__project", "unit", "case")
+    return qs.select_related("subject__enterprise__town", "subject__project", "unit", "case")
 
 
 def warning_list(
@@ -55,11 +57,39 @@ def warning_list(
     return qs.order_by("-raised_at", "-id")
 
 
+def subject_positions(subjects: list[RiskSubject]) -> dict[int, tuple[float, float]]:
+    """Where each subject is drawn: a project's site; an enterprise's latest positioned case,
+    else its town's centre. Subjects with no position are left out."""
+    found: dict[int, tuple[float, float]] = {}
+    by_enterprise: dict[int, int] = {}
+    for s in subjects:
+        if s.project_id and s.project and s.project.lat is not None and s.project.lng is not None:
+            found[s.pk] = (s.project.lat, s.project.lng)
+        elif s.enterprise_id:
+            by_enterprise[s.enterprise_id] = s.pk
+    if by_enterprise:
+        rows = (
+            Case.objects.filter(employer_id__in=by_enterprise, lat__isnull=False, lng__isnull=False)
+            .order_by("employer_id", "-received_at")
+            .values_list("employer_id", "lat", "lng")
+        )
+        for employer_id, lat, lng in rows:
+            if lat is not None and lng is not None:
+                found.setdefault(by_enterprise[employer_id], (lat, lng))
+        for s in subjects:
+            town = s.enterprise.town if s.enterprise_id and s.enterprise else None
+            if s.pk in found or town is None:
+                continue
+            if town.lat is not None and town.lng is not None:
+                found[s.pk] = (town.lat, town.lng)
+    return found
+
+
 def rule_names(district_id: int) -> dict[str, str]:
     return {r.code: r.name for r in RiskRule.objects.filter(district_id=district_id)}
 
 
-def _is_overdue(warning: EarlyWarning, now: datetime) -> bool:
+def is_overdue(warning: EarlyWarning, now: datetime) -> bool:
     if warning.state == WarningState.CLOSED:
         return False
     return warning.overdue_at is not None or (
@@ -92,7 +122,7 @@ def warning_summary(
         "unit": warning.unit.code if warning.unit else None,
         "raised_at": iso(warning.raised_at),
         "due_at": iso(warning.due_at),
-        "overdue": _is_overdue(warning, now),
+        "overdue": is_overdue(warning, now),
         "accepted_at": iso(warning.accepted_at),
         "closed_at": iso(warning.closed_at),
         "outcome": warning.outcome,

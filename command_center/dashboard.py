@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from alerts.models import period_label
 from alerts.selectors import alert_board
+from alerts.selectors_risk import warning_board
 from incidents import selectors
 from incidents.domain.lifecycle import OPEN_STATES, CaseState
 from incidents.events import event_frame, stream_latest
@@ -148,4 +149,5 @@ def summary(actor: Actor, *, now: datetime | None = None) -> dict[str, Any]:
         "alerts": (board := alert_board(actor, now=now)),
         "period": period_label(board.period),
         "checklists": dashboard_checklists(actor, now=now),
+        "warnings": warning_board(actor, now=now),
     }

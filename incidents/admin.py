@@ -55,15 +55,17 @@ class CalendarOverrideAdmin(admin.ModelAdmin[models.CalendarOverride]):
 
 @admin.register(models.Enterprise)
 class EnterpriseAdmin(admin.ModelAdmin[models.Enterprise]):
-    list_display = ("credit_code", "name", "district")
+    list_display = ("credit_code", "name", "town", "registered_by_reading", "district")
+    list_filter = ("registered_by_reading", "town")
     search_fields = ("credit_code", "name")
 
 
 @admin.register(models.Project)
 class ProjectAdmin(admin.ModelAdmin[models.Project]):
-    list_display = ("name", "type", "builder", "town", "district")
+    list_display = ("name", "code", "type", "builder", "town", "contractor", "district")
     list_filter = ("type",)
-    search_fields = ("name",)
+    search_fields = ("name", "code")
+    raw_id_fields = ("contractor",)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin[Any]):

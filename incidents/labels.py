@@ -37,6 +37,13 @@ EVENT_LABELS: dict[str, Any] = {
     "checklist.started": gettext_lazy("Playbook started"),
     "checklist.step_moved": gettext_lazy("Checklist step"),
     "checklist.step_late": gettext_lazy("Checklist step late"),
+    "warning.raised": gettext_lazy("Early warning raised"),
+    "warning.level_raised": gettext_lazy("Early warning level raised"),
+    "warning.overdue": gettext_lazy("Early warning not acted on in time"),
+    "warning.accepted": gettext_lazy("Early warning: unit intervening"),
+    "warning.reassigned": gettext_lazy("Early warning reassigned"),
+    "warning.closed": gettext_lazy("Early warning closed"),
+    "opinion.recorded": gettext_lazy("Public opinion reported"),
 }
 # Event details worth showing in the timeline, with their labels.
 EVENT_DATA_LABELS: dict[str, Any] = {

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from alerts.models import LEVEL_LABELS as WARNING_LEVEL_LABELS
 from alerts.selectors import incident_alerts
 from incidents import selectors, services
 from incidents.domain import incidents as rules
@@ -68,6 +69,7 @@ def live_labels(district_id: int) -> dict[str, Any]:
         "nobody": _("nobody"),
         "step_states": {s.value: str(label) for s, label in STEP_STATE_LABELS.items()},
         "late": _("late"),
+        "levels": {lv.value: str(label) for lv, label in WARNING_LEVEL_LABELS.items()},
     }
 
 

@@ -86,6 +86,11 @@ class ProjectFeedQuery(NearQuery):
     unit: Code | None = Field(None, description="the builder's code")
 
 
+class WarningFeedQuery(AreaQuery):
+    status: Literal["open", "all"] = Field("open", description="open (default) or all")
+    level: Literal["yellow", "orange", "red"] | None = None
+
+
 class PlaceFeedQuery(NearQuery):
     kind: Place.Kind | None = None
 
@@ -253,6 +258,14 @@ def map_windows(request: HttpRequest, params: Query[NearQuery]) -> HttpResponse:
 @decorate_view(gzip_page)
 def map_projects(request: HttpRequest, params: Query[ProjectFeedQuery]) -> HttpResponse:
     return _feed(request, params, selectors.project_features)
+
+
+@router.get("/map/warnings", response=GEOJSON, summary="Early warnings on the map")
+@decorate_view(gzip_page)
+def map_warnings(request: HttpRequest, params: Query[WarningFeedQuery]) -> HttpResponse:
+    """Open early warnings at their enterprise's or project's position; properties `id`,
+    `code`, `subject`, `level` (yellow, orange, red), `colour`, `score`, `state`, `unit`."""
+    return _feed(request, params, selectors.warning_features)
 
 
 @router.get("/map/places", response=GEOJSON, summary="Police stations and other landmarks")

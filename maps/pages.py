@@ -26,6 +26,7 @@ FEED_FILTERS = {
     "windows": ("town",),
     "projects": ("town",),
     "places": ("town",),
+    "warnings": ("town",),
 }
 
 
@@ -65,7 +66,7 @@ def command_map_spec(
     """The command map: every layer, filtered by `params`, live from the person's stream;
     or, `embedded`, the dashboard's smaller map of cases, incidents and windows."""
     datum = datum_param()
-    layers = ("cases", "incidents", "windows") if embedded else tuple(FEED_FILTERS)
+    layers = ("cases", "incidents", "windows", "warnings") if embedded else tuple(FEED_FILTERS)
     feeds = {
         layer: feed_url(
             layer, **{k: v for k, v in params.items() if k in FEED_FILTERS[layer]}, datum=datum

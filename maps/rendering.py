@@ -220,6 +220,8 @@ def _labels() -> dict[str, Any]:
         "amount": _("yuan owed"),
         "received": _("received"),
         "open_cases": _("open cases"),
+        "score": _("risk score"),
+        "warning_levels": {"yellow": _("yellow"), "orange": _("orange"), "red": _("red")},
         "level": _("level"),
         "distance": _("m away"),
         "open": _("Open"),
@@ -280,6 +282,7 @@ def build_map(spec: MapSpec, tiles: TileSource | None = None) -> RenderedMap:
         "windows": _("Intake windows"),
         "places": _("Police and landmarks"),
         "projects": _("Construction projects"),
+        "warnings": _("Early warnings"),
         "incidents": _("Mass incidents"),
     }
     for key, name in groups.items():

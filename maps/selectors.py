@@ -370,6 +370,55 @@ def project_features(actor: Actor, q: MapQuery) -> dict[str, Any]:
     )
 
 
+def warning_features(actor: Actor, q: MapQuery) -> dict[str, Any]:
+    """Open early warnings (`q.status` "all": closed ones too), at their subject's position;
+    properties `id`, `code`, `subject`, `level`, `colour`, `score`, `state`, `unit`."""
+    from alerts.policy import warnings_visible
+    from alerts.selectors_risk import subject_positions, warning_rows
+
+    qs = warnings_visible(actor)
+    if q.status != "all":
+        qs = qs.exclude(state="closed")
+    if q.level:
+        qs = qs.filter(level=q.level)
+    if q.town_id:
+        qs = qs.filter(
+            Q(subject__project__town_id=q.town_id) | Q(subject__enterprise__town_id=q.town_id)
+        )
+    rows = list(warning_rows(qs).order_by("-raised_at")[:2000])
+    positions = subject_positions([w.subject for w in rows])
+    features = []
+    for w in rows:
+        if w.subject_id not in positions:
+            continue
+        lat, lng = positions[w.subject_id]
+        if q.bbox is not None and not _in_box(q.bbox, lat, lng):
+            continue
+        features.append(
+            point(
+                lat,
+                lng,
+                {
+                    "id": w.pk,
+                    "code": w.code,
+                    "subject": w.subject.label,
+                    "level": w.level,
+                    "colour": styles.WARNING_COLOURS.get(w.level, styles.CASE_DONE),
+                    "score": w.score,
+                    "state": w.state,
+                    "unit": w.unit.code if w.unit else None,
+                },
+                q.datum,
+            )
+        )
+    return collection(features, "warnings")
+
+
+def _in_box(bbox: tuple[float, float, float, float], lat: float, lng: float) -> bool:
+    south, west, north, east = bbox
+    return south <= lat <= north and west <= lng <= east
+
+
 def place_features(actor: Actor, q: MapQuery) -> dict[str, Any]:
     """Police stations, government gates and other landmarks."""
     qs = Place.objects.filter(district_id=actor.district_id)

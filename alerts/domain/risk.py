@@ -125,8 +125,11 @@ def rule_check(rule: RuleSpec) -> RuleSpec:
     elif rule.kind is RuleKind.NO_PAYMENT:
         _whole_in(p("days"), "days", 1, 366)
         workers = p("workers_indicator")
-        if not isinstance(workers, str) or workers not in {i.value for i in Indicator} or VALUE_KINDS[Indicator(workers)] is not (
-            ValueKind.COUNT
+        known = {i.value for i in Indicator}
+        if (
+            not isinstance(workers, str)
+            or workers not in known
+            or VALUE_KINDS[Indicator(workers)] is not ValueKind.COUNT
         ):
             raise RuleError("workers_indicator must be a count indicator")
     elif rule.kind is RuleKind.RATING_IN:
@@ -285,9 +288,7 @@ def _drop(rule: RuleSpec, facts: Facts, points: list[Point], as_of: date) -> _Fo
     # Only months that are over: the current month's figures are still arriving.
     last_complete = _add_months(month_of(as_of).start, -1)
     is_level = rule.indicator is not None and VALUE_KINDS[rule.indicator] is ValueKind.COUNT
-    totals = {
-        m: t for m, t in monthly_totals(points, level=is_level).items() if m <= last_complete
-    }
+    totals = {m: t for m, t in monthly_totals(points, level=is_level).items() if m <= last_complete}
     if not totals:
         return None
     current = max(totals)
@@ -577,7 +578,7 @@ DEFAULT_RULES: tuple[RuleSpec, ...] = (
     ),
     RuleSpec("property_fees_unpaid", RuleKind.AT_LEAST, 20, Indicator.PROPERTY_FEE_ARREARS_MONTHS),
     RuleSpec("system_missing", RuleKind.SYSTEMS_MISSING, 20, applies_to=SubjectKind.PROJECT),
-    RuleSpec("open_cases", RuleKind.OPEN_CASES, 30),
+    RuleSpec("open_cases", RuleKind.OPEN_CASES, 20),
     RuleSpec("blacklisted", RuleKind.BLACKLISTED, 40),
     RuleSpec("public_opinion", RuleKind.PUBLIC_OPINION, 30),
 )

@@ -569,27 +569,12 @@ def _route(subject: RiskSubject) -> routing.Decision:
     )
 
 
-def _position(subject: RiskSubject) -> tuple[float | None, float | None]:
-    if subject.project is not None and subject.project.lat is not None:
-        return subject.project.lat, subject.project.lng
-    if subject.enterprise_id:
-        case = (
-            Case.objects.filter(employer_id=subject.enterprise_id, lat__isnull=False)
-            .order_by("-received_at")
-            .first()
-        )
-        if case is not None:
-            return case.lat, case.lng
-        town = subject.enterprise.town if subject.enterprise else None
-        if town is not None and town.lat is not None:
-            return town.lat, town.lng
-    return None, None
-
-
 def warning_data(warning: EarlyWarning) -> dict[str, Any]:
     """What every warning event carries: enough for the dashboard and the map to draw it."""
+    from alerts.selectors_risk import subject_positions
+
     subject = warning.subject
-    lat, lng = _position(subject)
+    lat, lng = subject_positions([subject]).get(subject.pk, (None, None))
     return {
         "warning_id": warning.pk,
         "code": warning.code,

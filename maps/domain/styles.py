@@ -28,6 +28,8 @@ CASE_COLOURS = {
 }
 
 # Incident markers by level, gravest darkest (the plan's red, orange, yellow, blue).
+# Early warnings, by level.
+WARNING_COLOURS = {"yellow": "#c9a100", "orange": "#e6550d", "red": "#b42318"}
 LEVEL_COLOURS = {"I": "#a50f15", "II": "#e6550d", "III": "#f2b01e", "IV": "#3182bd"}
 INCIDENT_CLOSED = CASE_DONE
 

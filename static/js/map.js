@@ -119,6 +119,10 @@ function popupFor(kind, p, text) {
   } else if (kind === "projects") {
     title = el("strong", {}, p.name);
     add(text.open_cases, p.open_cases);
+  } else if (kind === "warnings") {
+    title = el("a", { href: `/alerts/warnings/${Number(p.id)}/` }, `${p.code} ${p.subject}`);
+    add(text.level, (text.warning_levels || {})[p.level] || p.level);
+    add(text.score, p.score);
   } else {
     title = el("strong", {}, p.name);
     if (kind === "places") add("", text.places[p.kind] || p.kind);
@@ -149,6 +153,13 @@ function markerFor(kind, feature, text, site = null) {
       iconSize: site === String(p.id) ? [40, 40] : [30, 30],
     });
     extra = { title: `${p.code} ${p.title}`, zIndexOffset: 1000 };
+  } else if (kind === "warnings") {
+    icon = L.divIcon({
+      className: `warning-marker level-${p.level}`,
+      html: `<span style="background:${p.colour}">!</span>`,
+      iconSize: [22, 22],
+    });
+    extra = { title: `${p.code} ${p.subject}`, zIndexOffset: 500 };
   } else {
     const glyphKey = kind === "places" ? p.kind : kind;
     icon = L.divIcon({
@@ -189,7 +200,7 @@ class HubMap {
     this.node = map.getContainer();
     this.markers = {};
     this.counts = {};
-    this.pending = { incidents: new Set(), cases: new Set() };
+    this.pending = { incidents: new Set(), cases: new Set(), warnings: false };
     this.timer = null;
     this.retry = {};
     this.message = el("div", { class: "map-message", role: "status", hidden: "" });
@@ -327,7 +338,8 @@ class HubMap {
         this.pending.incidents.add(String(Number(data.incident_id)));
       }
       if (data.case_number && this.config.feeds.cases) this.pending.cases.add(data.case_number);
-      if (!this.pending.incidents.size && !this.pending.cases.size) return;
+      if (data.warning_id && this.config.feeds.warnings) this.pending.warnings = true;
+      if (!this.pending.incidents.size && !this.pending.cases.size && !this.pending.warnings) return;
     }
     window.clearTimeout(this.timer);
     this.timer = window.setTimeout(() => this.flush(), REFRESH_DEBOUNCE_MS);
@@ -338,6 +350,11 @@ class HubMap {
       this.pending.all = false;
       for (const kind of ["incidents", "cases"]) if (this.config.feeds[kind]) this.load(kind);
       return;
+    }
+    if (this.pending.warnings) {
+      // Few and small: the whole layer is fetched again.
+      this.pending.warnings = false;
+      this.load("warnings");
     }
     const batches = [
       ["incidents", "id", [...this.pending.incidents]],

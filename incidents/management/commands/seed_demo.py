@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from alerts.demo import load_duty
+from alerts.demo import load_duty, load_risk_demo
 from incidents import demo
 from maps.demo import load_map_reference
 from playbooks.services import playbooks_install_defaults
@@ -37,11 +37,12 @@ class Command(BaseCommand):
             self.stderr.write("")
         # After the cases, which create the demo projects that get a site here.
         places = load_map_reference(district)
+        readings = load_risk_demo(district)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo district {district.code}: reference data loaded; "
                 f"{shifts} duty shifts added; {len(playbooks)} playbooks installed; "
-                f"{places} map landmarks; "
+                f"{places} map landmarks; {readings} indicator readings; "
                 + (f"{made} demo cases made." if made else "demo cases already present.")
             )
         )
