@@ -50,7 +50,7 @@ test-sqlite: install
 
 test-postgres: install
 	@if $(BIN)/python scripts/service_up.py postgres "$(TEST_POSTGRES_URL)"; then \
-		DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/pytest -m "not e2e and not own_databases"; \
+		DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/pytest -m "not e2e and not own_databases and not slow"; \
 	elif [ "$${CI:-}" = "true" ]; then \
 		echo "PostgreSQL is not reachable at $(TEST_POSTGRES_URL) and CI=true: failing."; exit 1; \
 	else \

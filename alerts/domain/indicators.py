@@ -230,9 +230,10 @@ class ParsedReading:
     text: str
     reported_at: datetime | None = None
 
-    def same_content(self, number: Decimal | None, text: str, period: Period) -> bool:
-        """Whether a stored reading with the same source and id says the same thing."""
-        return (self.number, self.text, self.period) == (number, text, period)
+    @property
+    def content(self) -> tuple[Any, ...]:
+        """What two readings with the same source and id must agree on to be one reading."""
+        return (self.subject.key, self.indicator.value, self.period, self.number, self.text)
 
 
 def reading_parse(

@@ -75,7 +75,14 @@ def _rows(
     lines: Iterable[str], report: ImportReport
 ) -> Iterator[tuple[int, dict[str, str | None]]]:
     reader = csv.DictReader(lines)
-    header = [h.strip() for h in reader.fieldnames or []]
+    if reader.fieldnames is None:
+        report.file_error = "The file is empty: it has no header line."
+        return
+    header = [h.strip() for h in reader.fieldnames]
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        report.file_error = f"The header names a column twice: {', '.join(twice)}."
+        return
     missing = [c for c in REQUIRED if c not in header]
     unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
     if missing or unknown:

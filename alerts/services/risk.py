@@ -17,7 +17,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -175,33 +174,46 @@ def readings_store(
     result = BatchResult()
     cache = cache or SubjectCache(district_id)
     registered_before = cache.registered
-    subject_ids = cache.resolve((r.subject for _i, r in batch), now)
-    held: dict[tuple[str, str], tuple[Decimal | None, str, Period]] = {}
+    held: dict[tuple[str, str], tuple[Any, ...]] = {}
     by_source: dict[str, set[str]] = defaultdict(set)
     for _i, r in batch:
         by_source[r.source].add(r.external_id)
     for source, ids in by_source.items():
-        for ext, number, text, start, end in Reading.objects.filter(
+        for ext, code, project, ind, start, end, number, text in Reading.objects.filter(
             district_id=district_id, source=source, external_id__in=ids
-        ).values_list("external_id", "number", "text", "period_start", "period_end"):
-            held[(source, ext)] = (number, text, Period(start, end))
-    rows = []
+        ).values_list(
+            "external_id",
+            "subject__enterprise__credit_code",
+            "subject__project__code",
+            "indicator",
+            "period_start",
+            "period_end",
+            "number",
+            "text",
+        ):
+            key = ("project", project) if project else ("enterprise", code)
+            held[(source, ext)] = (key, ind, Period(start, end), number, text)
+    fresh: list[tuple[int, ParsedReading]] = []
     for index, r in batch:
-        key = (r.source, r.external_id)
-        if key in held:
-            number, text, period = held[key]
-            if r.same_content(number, text, period):
+        ident = (r.source, r.external_id)
+        if ident in held:
+            if held[ident] == r.content:
                 result.duplicates += 1
             else:
                 result.errors.append(
                     (index, "id", "already received from this source with different content")
                 )
             continue
+        held[ident] = r.content
+        fresh.append((index, r))
+    # Only readings that will be stored register the enterprises they are about.
+    subject_ids = cache.resolve((r.subject for _i, r in fresh), now)
+    rows = []
+    for index, r in fresh:
         subject_id = subject_ids.get(r.subject.key)
         if subject_id is None:
             result.errors.append((index, "subject.project", "no project has this code"))
             continue
-        held[key] = (r.number, r.text, r.period)
         result.subject_ids.add(subject_id)
         rows.append(
             Reading(

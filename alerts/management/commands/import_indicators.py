@@ -81,7 +81,7 @@ class Command(BaseCommand):
             if interactive:
                 self.stderr.write("")
             self._list(exc.report.errors, exc.report.refused)
-            raise CommandError(f"{exc.report.summary()}: nothing imported.") from exc
+            raise CommandError(f"{exc.report.summary().rstrip('.')}: nothing imported.") from exc
         except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc}") from exc
         if interactive:

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from alerts.services import alerts_tick, outbox_send
+from alerts.tasks import risk_sweep
 
 
 class Command(BaseCommand):
@@ -35,12 +36,19 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        last_tick = 0.0
+        last_tick = last_risk = 0.0
         while True:
             sent = outbox_send(max_batches=1)
             if time.monotonic() - last_tick >= settings.ALERT_SWEEP_SECONDS:
                 last_tick = time.monotonic()
                 alerts_tick()
+            # Without Celery, this worker also scores what is due and marks late warnings.
+            if (
+                settings.RISK_SWEEP_SECONDS > 0
+                and time.monotonic() - last_risk >= settings.RISK_SWEEP_SECONDS
+            ):
+                last_risk = time.monotonic()
+                risk_sweep()
             if sent:
                 self.stdout.write(f"sent {sent}")
             if options["once"] and not sent:
