@@ -569,9 +569,12 @@ def test_a_reading_error_names_the_first_thing_wrong(overrides: dict[str, Any], 
     assert caught.value.field == field
 
 
-def test_a_reading_says_whether_a_stored_one_has_the_same_content() -> None:
+def test_two_readings_are_one_when_subject_indicator_period_and_value_agree() -> None:
     reading = reading_parse(**raw_reading(value="100"))
+    key, indicator = reading.subject.key, reading.indicator.value
 
-    assert reading.same_content(Decimal("100.00"), "", month(2026, 9))
-    assert not reading.same_content(Decimal("100.01"), "", month(2026, 9))
-    assert not reading.same_content(Decimal("100.00"), "", day(2026, 9, 1))
+    assert reading.content == (key, indicator, month(2026, 9), Decimal("100.00"), "")
+    assert reading.content != (key, indicator, month(2026, 9), Decimal("100.01"), "")
+    assert reading.content != (key, indicator, day(2026, 9, 1), Decimal("100.00"), "")
+    assert reading.content != (("enterprise", "X"), indicator, month(2026, 9), Decimal(100), "")
+    assert reading.content != (key, "water_m3", month(2026, 9), Decimal("100.00"), "")
