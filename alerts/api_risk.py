@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from ninja import Query, Router
 
 from alerts import selectors_risk as selectors
-from alerts.domain.indicators import ParsedReading, ReadingError, reading_parse, subject_parse
+from alerts.domain.indicators import ParsedReading, ReadingError, reading_parse
 from alerts.models import OpinionItem
 from alerts.policy import check_send_readings
 from alerts.schemas_risk import (
@@ -148,24 +148,6 @@ def opinion_record(request: HttpRequest, payload: OpinionIn) -> HttpResponse:
     project (`project`) or an incident (`incident`). Idempotent by `source` + `id`."""
     actor = actor_for(request.user)
     subject = payload.subject
-    if not (subject.credit_code or subject.project or subject.incident):
-        raise Invalid(
-            _("Link the item to an enterprise, a project or an incident."),
-            [{"field": "subject", "message": "give credit_code, project or incident"}],
-        )
-    credit_code = project = ""
-    if subject.credit_code or subject.project:
-        try:
-            parsed = subject_parse(subject.credit_code, subject.project)
-        except ReadingError as exc:
-            raise Invalid(
-                _("The subject is not valid."), [{"field": exc.field, "message": exc.message}]
-            ) from exc
-        credit_code, project = parsed.credit_code, parsed.project
-    if payload.link and not payload.link.startswith(("https://", "http://")):
-        raise Invalid(
-            _("The link is not valid."), [{"field": "link", "message": "must be an http(s) URL"}]
-        )
     item, created = services.opinion_record(
         actor=actor,
         item=services.OpinionInput(
@@ -175,8 +157,8 @@ def opinion_record(request: HttpRequest, payload: OpinionIn) -> HttpResponse:
             link=payload.link,
             reach=payload.reach,
             published_at=payload.published_at,
-            credit_code=credit_code,
-            project=project,
+            credit_code=(subject.credit_code or "").strip().upper(),
+            project=(subject.project or "").strip(),
             incident_id=subject.incident,
         ),
     )

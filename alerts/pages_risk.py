@@ -41,7 +41,9 @@ class CloseForm(forms.Form):
 class OpinionForm(forms.Form):
     source = forms.SlugField(label=gettext_lazy("Source"), max_length=40, initial="cyberspace")
     text = forms.CharField(label=gettext_lazy("Text"), max_length=2000, widget=forms.Textarea)
-    link = forms.URLField(label=gettext_lazy("Link"), max_length=500, required=False)
+    link = forms.URLField(
+        label=gettext_lazy("Link"), max_length=500, required=False, assume_scheme="https"
+    )
     reach = forms.IntegerField(label=gettext_lazy("Reach"), min_value=0, max_value=10**10)
     published_at = forms.DateTimeField(label=gettext_lazy("Published at"))
     credit_code = forms.CharField(

@@ -89,9 +89,13 @@ def warning_moves(actor: Actor, warning: EarlyWarning) -> list[WarningAction]:
 
 
 def check_warning_move(actor: Actor, warning: EarlyWarning, action: WarningAction) -> None:
-    """`Forbidden` unless the person may take `action` on the warning now."""
-    if action in warning_moves(actor, warning):
-        return
+    """`Forbidden` unless the person may take `action` on warnings of this unit (whatever
+    the warning's state: a move the state does not allow is the caller's `Conflict`)."""
     if action is WarningAction.REASSIGN:
+        if actor.is_command:
+            return
         raise Forbidden(_("Only command staff reassign a warning."))
+    own = Role.LIAISON in actor.roles and actor.unit_id is not None
+    if actor.is_command or (own and actor.unit_id == warning.unit_id):
+        return
     raise Forbidden(_("Only the assigned unit's liaison or command staff act on a warning."))

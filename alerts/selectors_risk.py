@@ -50,10 +50,9 @@ def warning_list(
     if filters.unit:
         qs = qs.filter(unit__code=filters.unit)
     if filters.overdue is True:
-        qs = qs.filter(Q(overdue_at__isnull=False) | Q(state=WarningState.OPEN, due_at__lt=now))
-        qs = qs.exclude(state=WarningState.CLOSED)
+        qs = qs.filter(overdue_q(now))
     elif filters.overdue is False:
-        qs = qs.exclude(Q(overdue_at__isnull=False) | Q(state=WarningState.OPEN, due_at__lt=now))
+        qs = qs.exclude(overdue_q(now))
     return qs.order_by("-raised_at", "-id")
 
 
@@ -90,11 +89,14 @@ def rule_names(district_id: int) -> dict[str, str]:
 
 
 def is_overdue(warning: EarlyWarning, now: datetime) -> bool:
-    if warning.state == WarningState.CLOSED:
-        return False
-    return warning.overdue_at is not None or (
-        warning.state == WarningState.OPEN and warning.due_at < now
+    """Still waiting for its unit to intervene after its due time (accepting meets it)."""
+    return warning.state == WarningState.OPEN and (
+        warning.overdue_at is not None or warning.due_at < now
     )
+
+
+def overdue_q(now: datetime) -> Q:
+    return Q(state=WarningState.OPEN) & (Q(overdue_at__isnull=False) | Q(due_at__lt=now))
 
 
 def warning_summary(
@@ -187,9 +189,7 @@ def warning_board(actor: Actor, *, now: datetime | None = None, rows: int = 8) -
     open_qs = warnings_visible(actor).exclude(state=WarningState.CLOSED)
     counts = dict.fromkeys((lv.value for lv in LEVELS), 0)
     counts.update(dict(open_qs.values("level").annotate(n=Count("id")).values_list("level", "n")))
-    overdue = open_qs.filter(
-        Q(overdue_at__isnull=False) | Q(state=WarningState.OPEN, due_at__lt=now)
-    ).count()
+    overdue = open_qs.filter(overdue_q(now)).count()
     # Red first, then orange, then yellow; the newest first within a level.
     latest = sorted(
         warning_rows(open_qs).order_by("-raised_at")[:50],

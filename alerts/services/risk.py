@@ -26,7 +26,14 @@ from django.utils.translation import gettext as _
 
 from alerts.domain import risk
 from alerts.domain.duty import Reason
-from alerts.domain.indicators import Indicator, ParsedReading, Period, Subject
+from alerts.domain.indicators import (
+    Indicator,
+    ParsedReading,
+    Period,
+    ReadingError,
+    Subject,
+    subject_parse,
+)
 from alerts.domain.risk import (
     Assessment,
     Change,
@@ -38,6 +45,8 @@ from alerts.domain.risk import (
     WarningState,
 )
 from alerts.models import (
+    LEVEL_LABELS,
+    Alert,
     EarlyWarning,
     OpinionItem,
     Reading,
@@ -50,7 +59,7 @@ from alerts.services.common import local_day, local_tz, public_link
 from alerts.services.paging import _zh, alert_raise, alerts_cancel
 from incidents.domain import routing, workdays
 from incidents.domain.lifecycle import OPEN_STATES
-from incidents.errors import Invalid, NotFound
+from incidents.errors import Conflict, Invalid, NotFound
 from incidents.events import event_record
 from incidents.models import BlacklistEntry, Case, District, Enterprise, Incident, Project, Unit
 from incidents.policy import Actor
@@ -226,7 +235,8 @@ def readings_store(
                 period_end=r.period.end,
                 number=r.number,
                 text=r.text,
-                reported_at=r.reported_at or now,
+                # A feed's clock a little ahead of the hub's is not a reading from the future.
+                reported_at=min(r.reported_at or now, now),
                 received_at=now,
             )
         )
@@ -570,12 +580,11 @@ def _route(subject: RiskSubject) -> routing.Decision:
                 .first()
             )
             town = latest.town if latest else None
-    if town is None:
-        return routing.Decision(None, reason="no town known for the subject")
+    # With no town known, a rule naming a bureau or a builder still decides.
     return routing.route(
         routing_rules_of(district_id),
         project_type=project_type,
-        town=town.code,
+        town=town.code if town is not None else "",
         builder=builder.code if builder else None,
         unit_kinds=unit_kinds_of(district_id),
     )
@@ -634,7 +643,7 @@ def _warning_open(
         with transaction.atomic():
             warning = EarlyWarning.objects.create(
                 district_id=subject.district_id,
-                code=f"tmp-{uuid.uuid4().hex}",
+                code=f"tmp-{uuid.uuid4().hex[:24]}",
                 subject=subject,
                 level=level.value,
                 score=assessment.score,
@@ -686,7 +695,7 @@ def _warning_raise(
 def _page_red(warning: EarlyWarning, now: datetime) -> None:
     alert_raise(
         district_id=warning.district_id,
-        key=f"warning:{warning.pk}:red",
+        key=_alert_key(warning, "red"),
         reason=Reason.WARNING_RAISED,
         unit=warning.unit,
         params=_sms_params(warning),
@@ -694,12 +703,25 @@ def _page_red(warning: EarlyWarning, now: datetime) -> None:
     )
 
 
+# Characters of a subject's name an SMS carries: two segments hold the rest of the text.
+SMS_SUBJECT_CHARS = 10
+
+
+def _sms_subject(subject: RiskSubject) -> str:
+    """The subject as an SMS names it: its name cut short, or for an enterprise known only by
+    its credit code, the code's last six characters (a whole code could read as an ID)."""
+    if subject.project is None and subject.enterprise is not None and not subject.enterprise.name:
+        return f"信用代码尾号{subject.enterprise.credit_code[-6:]}的企业"
+    name = subject.label
+    return name if len(name) <= SMS_SUBJECT_CHARS else name[: SMS_SUBJECT_CHARS - 1] + "…"
+
+
 def _sms_params(warning: EarlyWarning) -> dict[str, str]:
     due = warning.due_at.astimezone(local_tz())
     return {
-        "level": _zh(warning.level_label),
+        "level": _zh(LEVEL_LABELS[Level(warning.level)]),
         "code": warning.code,
-        "subject": warning.subject.label[:20],
+        "subject": _sms_subject(warning.subject),
         "due": f"{due.month}月{due.day}日{due.hour:02d}:{due.minute:02d}",
         "link": public_link(f"/alerts/warnings/{warning.pk}/"),
     }
@@ -727,7 +749,7 @@ def warnings_sweep(*, now: datetime | None = None, batch: int = 200) -> int:
             _warning_event(warning, "warning.overdue", now)
             alert_raise(
                 district_id=warning.district_id,
-                key=f"warning:{warning.pk}:overdue",
+                key=_alert_key(warning, "overdue"),
                 reason=Reason.WARNING_OVERDUE,
                 unit=warning.unit,
                 params=_sms_params(warning),
@@ -737,8 +759,20 @@ def warnings_sweep(*, now: datetime | None = None, batch: int = 200) -> int:
     return marked
 
 
+def _alert_key(warning: EarlyWarning, what: str) -> str:
+    """`warning:<id>:<what>`; once reassigned, the new unit's alert gets a key of its own."""
+    key = f"warning:{warning.pk}:{what}"
+    held = Alert.objects.filter(key=key).only("unit_id").first()
+    if held is None or held.unit_id == warning.unit_id:
+        return key
+    return f"{key}:unit:{warning.unit_id or 0}"
+
+
 def _alert_keys(warning_id: int) -> list[str]:
-    return [f"warning:{warning_id}:red", f"warning:{warning_id}:overdue"]
+    """The keys of every alert raised about the warning so far."""
+    return list(
+        Alert.objects.filter(key__startswith=f"warning:{warning_id}:").values_list("key", flat=True)
+    )
 
 
 def warning_get(actor: Actor, warning_id: int) -> EarlyWarning:
@@ -772,21 +806,29 @@ def warning_transition(
     with transaction.atomic():
         warning = warning_get(actor, warning_id)
         warning = (
-            EarlyWarning.objects.select_for_update()
+            EarlyWarning.objects.select_for_update(of=("self",))
             .select_related("subject__enterprise", "subject__project", "unit", "case")
             .get(pk=warning.pk)
         )
         check_warning_move(actor, warning, move.action)
-        target = risk.warning_move(WarningState(warning.state), move.action)
+        try:
+            target = risk.warning_move(WarningState(warning.state), move.action)
+        except risk.IllegalWarningMove:
+            raise Conflict(
+                _("The warning is %(state)s: it cannot be moved that way now.")
+                % {"state": warning.state_label}
+            ) from None
         kind, extra = _apply(warning, move, actor, now)
         warning.state = target.value
         warning.revision += 1
         warning.save()
         _warning_event(warning, kind, now, actor=actor, reason=move.note, **extra)
-        if target is not WarningState.OPEN:
-            transaction.on_commit(
-                lambda: alerts_cancel(now=now, why=kind, keys=_alert_keys(warning.pk))
-            )
+        # Whoever was paged about it is paged no more: it is handled, closed, or someone
+        # else's now (a reassigned red warning pages its new unit).
+        keys = _alert_keys(warning.pk)
+        transaction.on_commit(lambda: alerts_cancel(now=now, why=kind, keys=keys))
+        if move.action is WarningAction.REASSIGN and warning.level == Level.RED:
+            _page_red(warning, now)
     return warning
 
 
@@ -810,6 +852,14 @@ def _apply(
         warning.unit = unit
         warning.accepted_at = None
         warning.accepted_by = None
+        # The new unit gets a clock of its own: overdue again only if it too lets it pass.
+        warning.overdue_at = None
+        warning.due_at = max(
+            warning.due_at,
+            _due(
+                warning.district_id, Level(warning.level), risk_settings(warning.district_id), now
+            ),
+        )
         return "warning.reassigned", {"was": was}
     if move.outcome is None:
         raise Invalid(
@@ -868,6 +918,7 @@ def opinion_record(
     check_record_opinion(actor)
     now = now or timezone.now()
     district_id = actor.district_id
+    subject = _opinion_subject(item)
     with transaction.atomic():
         if item.external_id:
             held = OpinionItem.objects.filter(
@@ -884,8 +935,7 @@ def opinion_record(
                     [{"field": "subject.incident", "message": _("no incident has this id")}],
                 )
         subject_id = None
-        if item.credit_code or item.project:
-            subject = Subject(credit_code=item.credit_code, project=item.project)
+        if subject is not None:
             subject_id = SubjectCache(district_id).resolve([subject], now).get(subject.key)
             if subject_id is None:
                 raise Invalid(
@@ -924,6 +974,28 @@ def opinion_record(
             RiskSubject.objects.filter(pk=subject_id).update(version=F("version") + 1)
             scoring_schedule(district_id, [subject_id])
     return opinion, True
+
+
+def _opinion_subject(item: OpinionInput) -> Subject | None:
+    """The enterprise or project an item is about (None: only an incident), checked."""
+    if item.link and not item.link.startswith(("https://", "http://")):
+        raise Invalid(
+            _("The link is not valid."),
+            [{"field": "link", "message": _("must be an http(s) address")}],
+        )
+    if not (item.credit_code or item.project or item.incident_id):
+        raise Invalid(
+            _("Link the item to an enterprise, a project or an incident."),
+            [{"field": "subject", "message": _("give a credit code, a project or an incident")}],
+        )
+    if not (item.credit_code or item.project):
+        return None
+    try:
+        return subject_parse(item.credit_code or None, item.project or None)
+    except ReadingError as exc:
+        raise Invalid(
+            _("The subject is not valid."), [{"field": exc.field, "message": exc.message}]
+        ) from exc
 
 
 def district_ids() -> list[int]:

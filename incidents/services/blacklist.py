@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alerts.services.risk_facts import risk_facts_changed
 from incidents.errors import Conflict, Forbidden, Invalid, NotFound
 from incidents.events import event_record
 from incidents.models import (
@@ -69,6 +70,7 @@ def blacklist_add(
             listed_at=now,
         )
         entry.cases.set(cases)
+        risk_facts_changed(enterprise_ids=[entry.enterprise_id or 0])
         event_record(
             at=now,
             district=actor.district_id,
@@ -104,6 +106,7 @@ def _blacklist_move(
     before = entry.status
     entry.status = status
     entry.save()
+    risk_facts_changed(enterprise_ids=[entry.enterprise_id or 0])
     event_record(
         district=actor.district_id,
         kind=f"blacklist.{status.value}",

@@ -12,6 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alerts.services.risk_facts import risk_facts_changed
 from incidents.domain import routing, workdays
 from incidents.domain.dedup import OpenCase, find_merge_target
 from incidents.domain.lifecycle import OPEN_STATES, Action, CaseState
@@ -222,6 +223,7 @@ def case_register(*, actor: Actor, intake: Intake, now: datetime | None = None) 
             created_at=now,
         )
         _add_report(case, intake, window, received_at, actor)
+        risk_facts_changed(enterprise_ids=[enterprise.pk], project_ids=[case.project_id or 0])
         calendar = district_calendar(district.pk, {received_at.year, received_at.year + 1})
         clock_start(
             case,

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alerts.services.risk_facts import risk_facts_changed
 from incidents.domain.lifecycle import (
     CLOCK_STARTED_BY,
     CLOCKS_STOPPED_BY,
@@ -127,6 +128,7 @@ def transition_apply(
         clocks_stop(case, {k: Clock.Status.CANCELLED for k in Clock.Kind.values}, now=now)
         if after == CaseState.CLOSED:
             case.closed_at = now
+        risk_facts_changed(enterprise_ids=[case.employer_id], project_ids=[case.project_id or 0])
     case.state = after
     case.revision += 1
     case.save()

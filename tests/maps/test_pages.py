@@ -124,7 +124,15 @@ def test_each_page_embeds_its_kind_of_map(pages: dict[str, str]) -> None:
 
 def test_command_map_has_every_layer_and_follows_its_own_stream(pages: dict[str, str]) -> None:
     (config,) = map_config(pages["map"])
-    assert set(config["feeds"]) == {"cases", "incidents", "windows", "projects", "places", "heat"}
+    assert set(config["feeds"]) == {
+        "cases",
+        "incidents",
+        "windows",
+        "projects",
+        "places",
+        "heat",
+        "warnings",
+    }
     assert all(url.startswith("/api/v1/map/") for url in config["feeds"].values())
     assert config["live"] == "own"
     assert config["datum"] == "wgs84"
