@@ -75,7 +75,11 @@ _INDICATOR_KINDS: dict[RuleKind, frozenset[ValueKind]] = {
 # Each kind's parameters and their defaults; a parameter not listed is refused.
 PARAM_DEFAULTS: dict[RuleKind, dict[str, Any]] = {
     RuleKind.DROP: {"ratio": 0.5, "months": 3, "min_months": 2, "max_age_months": 2},
-    RuleKind.NO_PAYMENT: {"days": 30, "workers_indicator": Indicator.REGISTERED_WORKERS.value},
+    RuleKind.NO_PAYMENT: {
+        "days": 30,
+        "silence_days": 45,
+        "workers_indicator": Indicator.REGISTERED_WORKERS.value,
+    },
     RuleKind.RATING_IN: {"ratings": ["D"], "max_age_days": 366},
     RuleKind.AT_LEAST: {"value": 3, "max_age_days": 62},
     RuleKind.SYSTEMS_MISSING: {"systems": [s.value for s in SIX_SYSTEMS]},
@@ -124,6 +128,7 @@ def rule_check(rule: RuleSpec) -> RuleSpec:
         _whole_in(p("max_age_months"), "max_age_months", 1, 6)
     elif rule.kind is RuleKind.NO_PAYMENT:
         _whole_in(p("days"), "days", 1, 366)
+        _whole_in(p("silence_days"), "silence_days", 0, 366)
         workers = p("workers_indicator")
         known = {i.value for i in Indicator}
         if (
@@ -316,32 +321,44 @@ def _drop(rule: RuleSpec, facts: Facts, points: list[Point], as_of: date) -> _Fo
 
 
 def _no_payment(rule: RuleSpec, facts: Facts, points: list[Point], as_of: date) -> _Found:
+    """Nothing paid for more than `days`, as the feed tells it.
+
+    The feed must say so: the periods it reported after the last payment (zeros) span at
+    least `days`. A month not reported yet (monthly figures arrive after the month) or a
+    reading missing or late is not taken as a month unpaid; only a feed silent for
+    `days` + `silence_days` since the last payment counts as saying nothing was paid.
+    """
     workers_series = facts.series.get(Indicator(rule.param("workers_indicator")), ())
     workers = latest(workers_series, as_of)
     if workers is None or not workers.number:
         return None
-    days = rule.param("days")
     held = list(latest_by_period(points).values())
     if not held:
         return None  # no feed reports this subject's payments: nothing can be said
+    days = rule.param("days")
     paid = [p for p in held if p.number]
     # A payment is dated by the end of its period (a month's payroll: the month's last day,
     # or today while that month is under way); with none paid, the clock runs from the first
-    # period the feed reported (as zero).
+    # period the feed reported.
     last_paid = max((min(p.period.end, as_of) for p in paid), default=None)
     since = last_paid or min(p.period.start for p in held)
-    if (as_of - since).days <= days:
+    reported_through = max(min(p.period.end, as_of) for p in held)
+    unpaid_reported = (reported_through - since).days
+    silent = (as_of - since).days
+    # A whole month reported unpaid is thirty days or more: it counts from `days` on.
+    if unpaid_reported < days and silent < days + rule.param("silence_days"):
         return None
     ids = [workers.reading_id]
     if last_paid is not None:
         ids += [p.reading_id for p in paid if min(p.period.end, as_of) == last_paid]
-    else:
-        ids += [p.reading_id for p in held]
+    ids += [p.reading_id for p in held if not p.number and p.period.start >= since]
     return (
         {
             "indicator": str(rule.indicator),
             "last_paid": last_paid.isoformat() if last_paid else None,
-            "days": (as_of - since).days,
+            "days": max(
+                unpaid_reported, silent if silent > days + rule.param("silence_days") else 0
+            ),
             "workers": int(workers.number),
         },
         ids,

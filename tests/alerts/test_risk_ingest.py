@@ -19,8 +19,8 @@ from django.test import Client
 from django.utils import timezone
 
 from alerts.models import OpinionItem, Reading, RiskSubject
-from incidents.domain.identifiers import credit_code_check_char
 from incidents.models import District, Enterprise, Event, Project, StreamEntry, Unit
+from tests.alerts.risk_helpers import credit_code
 from tests.factories import intake_payload
 from tests.live.helpers import incident_open
 
@@ -32,9 +32,7 @@ ClientFor = Callable[[str], Client]
 
 
 def code(n: int) -> str:
-    """A valid credit code; numbers from 8_000_000 up so as not to meet the factories'."""
-    first = f"91330503MA{8_000_000 + n:07d}"
-    return first + credit_code_check_char(first)
+    return credit_code(n, base=8_000_000)
 
 
 def month_start(back: int) -> date:

@@ -32,9 +32,10 @@ from alerts.domain.indicators import Indicator, reading_parse
 from alerts.domain.risk import Outcome, WarningAction
 from alerts.models import INDICATOR_LABELS, EarlyWarning, OpinionItem, Reading, RiskSubject
 from alerts.services.risk import WarningMove, readings_store, risk_score, warning_transition
-from incidents.domain.identifiers import CREDIT_ALPHABET, credit_code_check_char
-from incidents.models import District, Enterprise, Event, Project, Unit
+from incidents.domain.identifiers import CREDIT_ALPHABET
+from incidents.models import Enterprise, Event, Project, Unit
 from incidents.policy import actor_for
+from tests.alerts.risk_helpers import credit_code, district_id, month_back
 from tests.html import page_urls
 
 ClientFor = Callable[[str], Client]
@@ -47,20 +48,10 @@ _serial = itertools.count(1)
 
 
 def credit(n: int) -> str:
-    """A valid credit code; from 8_500_000 up, away from the factories' and other tests'."""
-    first = f"91330503MA{8_500_000 + n:07d}"
-    return first + credit_code_check_char(first)
+    return credit_code(n, base=8500000)
 
 
-def month(back: int) -> str:
-    """The month `back` months before this one (local time), as "YYYY-MM"."""
-    today = timezone.localdate()
-    index = today.year * 12 + today.month - 1 - back
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def district_id() -> int:
-    return District.objects.values_list("pk", flat=True).get()
+month = month_back
 
 
 def enterprise(n: int, town: str, name: str) -> Ref:

@@ -52,10 +52,10 @@ from alerts.services.risk import (
     warning_transition,
     warnings_sweep,
 )
-from incidents.domain.identifiers import credit_code_check_char
 from incidents.models import District, Enterprise, Event, Project, StreamEntry, Unit
 from incidents.policy import Actor, actor_for
 from incidents.services import Intake, case_register
+from tests.alerts.risk_helpers import credit_code, district_id
 from tests.live.helpers import register_case
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -74,13 +74,7 @@ _serial = itertools.count(1)
 
 
 def code(n: int) -> str:
-    """A valid credit code; numbers from 7_000_000 up so as not to meet the factories'."""
-    first = f"91330503MA{7_000_000 + n:07d}"
-    return first + credit_code_check_char(first)
-
-
-def district_id() -> int:
-    return District.objects.values_list("pk", flat=True).get()
+    return credit_code(n, base=7_000_000)
 
 
 def unit(unit_code: str) -> Unit:

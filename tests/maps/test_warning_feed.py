@@ -30,12 +30,12 @@ from alerts.domain.indicators import reading_parse
 from alerts.domain.risk import Outcome, WarningAction
 from alerts.models import EarlyWarning, RiskSubject
 from alerts.services.risk import WarningMove, readings_store, risk_score, warning_transition
-from incidents.domain.identifiers import credit_code_check_char
 from incidents.models import Case, District, Enterprise, Project, Unit
 from incidents.policy import actor_for
 from incidents.services import Intake, ProjectInput, case_register
 from maps.domain import styles
 from maps.domain.coords import wgs84_to_gcj02
+from tests.alerts.risk_helpers import credit_code, district_id, month_back
 from tests.maps.helpers import assert_error, feed, fields_of
 
 ClientFor = Callable[[str], Client]
@@ -52,19 +52,10 @@ _serial = itertools.count(1)
 
 
 def credit(n: int) -> str:
-    """A valid credit code; from 8_600_000 up, away from the factories' and other tests'."""
-    first = f"91330503MA{8_600_000 + n:07d}"
-    return first + credit_code_check_char(first)
+    return credit_code(n, base=8_600_000)
 
 
-def month(back: int) -> str:
-    today = timezone.localdate()
-    index = today.year * 12 + today.month - 1 - back
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def district_id() -> int:
-    return District.objects.values_list("pk", flat=True).get()
+month = month_back
 
 
 def enterprise(n: int, town: str | None, name: str) -> Ref:
