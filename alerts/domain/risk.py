@@ -321,7 +321,7 @@ def _drop(rule: RuleSpec, facts: Facts, points: list[Point], as_of: date) -> _Fo
 
 
 def _no_payment(rule: RuleSpec, facts: Facts, points: list[Point], as_of: date) -> _Found:
-    """Nothing paid for more than `days`, as the feed tells it.
+    """Nothing paid for `days` or more, as the feed tells it.
 
     The feed must say so: the periods it reported after the last payment (zeros) span at
     least `days`. A month not reported yet (monthly figures arrive after the month) or a
@@ -357,7 +357,7 @@ def _no_payment(rule: RuleSpec, facts: Facts, points: list[Point], as_of: date) 
             "indicator": str(rule.indicator),
             "last_paid": last_paid.isoformat() if last_paid else None,
             "days": max(
-                unpaid_reported, silent if silent > days + rule.param("silence_days") else 0
+                unpaid_reported, silent if silent >= days + rule.param("silence_days") else 0
             ),
             "workers": int(workers.number),
         },

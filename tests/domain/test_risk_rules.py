@@ -479,23 +479,50 @@ def payroll_facts(payroll: Sequence[Point]) -> Facts:
     return Facts(SubjectKind.ENTERPRISE, {PAYROLL: payroll, WORKERS: [WORKERS_50]})
 
 
+def days_between(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=k) for k in range((last - first).days + 1)]
+
+
+def daily_zeros(first: date, last: date, first_id: int) -> list[Point]:
+    """A daily feed reporting nothing paid on each day from `first` to `last`."""
+    return [
+        point(Period(d, d), 0, rid) for rid, d in enumerate(days_between(first, last), first_id)
+    ]
+
+
+def known_on(points: Sequence[Point], as_of: date) -> list[Point]:
+    """The readings the feed had delivered by the end of day `as_of`."""
+    return [p for p in points if p.reported_at.date() <= as_of]
+
+
 @pytest.mark.parametrize(
     ("as_of", "hit"),
-    [(date(2026, 9, 30), False), (date(2026, 10, 1), True), (date(2026, 12, 1), True)],
+    [(date(2026, 9, 29), False), (date(2026, 9, 30), True), (date(2026, 12, 1), True)],
 )
-def test_no_payroll_for_more_than_thirty_days_with_workers_registered_is_a_hit(
+def test_no_payroll_for_thirty_days_or_more_with_workers_registered_is_a_hit(
     as_of: date, hit: bool
 ) -> None:
-    facts = payroll_facts([point(day(2026, 8, 31), "86000.00", 1)])
+    # Paid for August; the feed then reports September, October and November as zero.
+    facts = payroll_facts(
+        monthly({(2026, 8): "86000.00", (2026, 9): 0, (2026, 10): 0, (2026, 11): 0})
+    )
 
     assert (evaluate(NO_PAYROLL, facts, as_of) is not None) is hit
 
 
 def test_a_no_payroll_hit_says_when_it_was_last_paid_and_for_how_many() -> None:
-    facts = payroll_facts([point(day(2026, 8, 20), 100, 1), point(day(2026, 8, 31), 200, 2)])
+    facts = payroll_facts(
+        [
+            point(day(2026, 8, 20), 100, 1),
+            point(day(2026, 8, 31), 200, 2),
+            point(day(2026, 9, 15), 0, 3),
+            point(day(2026, 10, 5), 0, 4),
+        ]
+    )
 
     hit = evaluate(NO_PAYROLL, facts, date(2026, 10, 5))
 
+    # It cites the workers, the last payment (not the one before it) and the zeros since.
     assert hit == Hit(
         "no_payroll",
         40,
@@ -505,7 +532,7 @@ def test_a_no_payroll_hit_says_when_it_was_last_paid_and_for_how_many() -> None:
             "days": 35,
             "workers": 50,
         },
-        (2, 90),
+        (2, 3, 4, 90),
     )
 
 
@@ -533,16 +560,21 @@ def test_no_payroll_is_a_hit_only_while_workers_are_registered(
 @pytest.mark.parametrize(
     ("zeros", "as_of", "found"),
     [
-        ([day(2026, 8, 31)], date(2026, 10, 1), (31, (1, 90))),
-        ([day(2026, 8, 31)], date(2026, 9, 30), None),
+        ([day(2026, 8, 31), day(2026, 9, 30)], date(2026, 9, 30), (30, (1, 2, 90))),
+        ([day(2026, 8, 31), day(2026, 9, 29)], date(2026, 10, 1), None),  # 29 days reported
         (
-            [day(2026, 8, 31), day(2026, 9, 15)],
-            date(2026, 10, 1),
-            (31, (1, 2, 90)),
+            [day(2026, 8, 31), day(2026, 9, 15), day(2026, 9, 30)],
+            date(2026, 9, 30),
+            (30, (1, 2, 3, 90)),
         ),  # from the first
-        ([month(2026, 8)], date(2026, 9, 1), (31, (1, 90))),  # a month of nothing from its start
-        ([month(2026, 8)], date(2026, 8, 31), None),
-        ([month(2026, 8), month(2026, 9)], date(2026, 10, 15), (75, (1, 2, 90))),
+        ([month(2026, 8)], date(2026, 8, 30), None),  # a month of nothing from its start
+        ([month(2026, 8)], date(2026, 8, 31), (30, (1, 90))),
+        ([month(2026, 8)], date(2026, 9, 15), (30, (1, 90))),  # September not reported yet
+        ([month(2026, 8), month(2026, 9)], date(2026, 10, 15), (60, (1, 2, 90))),
+        # Then the feed falls silent: more than 30 + 45 days after August 1.
+        ([month(2026, 8), month(2026, 9)], date(2026, 10, 16), (76, (1, 2, 90))),
+        ([day(2026, 8, 31)], date(2026, 11, 13), None),
+        ([day(2026, 8, 31)], date(2026, 11, 15), (76, (1, 90))),
     ],
 )
 def test_never_paid_counts_from_the_first_period_the_feed_reported(
@@ -567,48 +599,65 @@ def test_a_zero_payroll_of_the_month_under_way_counts_from_its_first_day() -> No
     rule = with_params(NO_PAYROLL, days=14)
 
     assert evaluate(NO_PAYROLL, facts, date(2026, 10, 15)) is None
-    assert evaluate(NO_PAYROLL, facts, date(2026, 10, 31)) is None  # 30 days: not more
-    assert evaluate(rule, facts, date(2026, 10, 15)) is None
-    hit = evaluate(rule, facts, date(2026, 10, 16))
+    assert evaluate(NO_PAYROLL, facts, date(2026, 10, 30)) is None  # 29 days
+    assert evaluate(NO_PAYROLL, facts, date(2026, 10, 31)) is not None  # the whole month
+    assert evaluate(rule, facts, date(2026, 10, 14)) is None
+    hit = evaluate(rule, facts, date(2026, 10, 15))
     assert hit is not None
-    assert (hit.detail["days"], hit.detail["last_paid"], hit.readings) == (15, None, (1, 90))
+    assert (hit.detail["days"], hit.detail["last_paid"], hit.readings) == (14, None, (1, 90))
 
 
 def test_a_payroll_reported_late_for_an_earlier_day_clears_the_hit() -> None:
     old = point(day(2026, 8, 31), 100, 1)
+    nothing = point(day(2026, 10, 15), 0, 3)
     late = point(day(2026, 9, 25), 100, 2, reported=at(2026, 10, 20))
 
-    assert evaluate(NO_PAYROLL, payroll_facts([old]), date(2026, 10, 20)) is not None
-    assert evaluate(NO_PAYROLL, payroll_facts([old, late]), date(2026, 10, 20)) is None
+    assert evaluate(NO_PAYROLL, payroll_facts([old, nothing]), date(2026, 10, 20)) is not None
+    assert evaluate(NO_PAYROLL, payroll_facts([old, nothing, late]), date(2026, 10, 20)) is None
 
 
 def test_a_payroll_of_zero_is_no_payment() -> None:
     paid = point(day(2026, 8, 31), 100, 1)
-    nothing = point(day(2026, 9, 25), 0, 2)
+    nothing = point(day(2026, 10, 5), 0, 2)
 
     hit = evaluate(NO_PAYROLL, payroll_facts([paid, nothing]), date(2026, 10, 5))
 
     assert hit is not None
-    assert hit.detail["last_paid"] == "2026-08-31"
+    assert (hit.detail["last_paid"], hit.detail["days"], hit.readings) == (
+        "2026-08-31",
+        35,
+        (1, 2, 90),
+    )
 
 
 def test_a_payroll_corrected_to_zero_is_no_longer_a_payment() -> None:
     paid = point(day(2026, 9, 25), 100, 1, reported=at(2026, 9, 26))
     corrected = point(day(2026, 9, 25), 0, 2, reported=at(2026, 10, 1))
     earlier = point(day(2026, 8, 31), 100, 3)
+    nothing = point(day(2026, 10, 5), 0, 4)
 
-    assert evaluate(NO_PAYROLL, payroll_facts([earlier, paid]), date(2026, 10, 5)) is None
-    assert evaluate(NO_PAYROLL, payroll_facts([earlier, paid, corrected]), date(2026, 10, 5))
+    assert evaluate(NO_PAYROLL, payroll_facts([earlier, paid, nothing]), date(2026, 10, 5)) is None
+    hit = evaluate(
+        NO_PAYROLL, payroll_facts([earlier, paid, corrected, nothing]), date(2026, 10, 5)
+    )
+    assert hit is not None
+    # The corrected reading is now one of the zeros since the last payment.
+    assert (hit.detail["last_paid"], hit.detail["days"], hit.readings) == (
+        "2026-08-31",
+        35,
+        (2, 3, 4, 90),
+    )
 
 
 @pytest.mark.parametrize(
     ("as_of", "days"),
-    [(date(2026, 9, 30), None), (date(2026, 10, 1), 31)],
+    [(date(2026, 9, 29), None), (date(2026, 9, 30), 30), (date(2026, 11, 5), 61)],
 )
 def test_a_monthly_payroll_is_dated_by_the_last_day_of_its_month(
     as_of: date, days: int | None
 ) -> None:
-    facts = payroll_facts([point(month(2026, 8), "86000.00", 1)])
+    # Dated by August 1, September 29 would already be 59 days without pay.
+    facts = payroll_facts(monthly({(2026, 8): "86000.00", (2026, 9): 0, (2026, 10): 0}))
 
     hit = evaluate(NO_PAYROLL, facts, as_of)
 
@@ -617,20 +666,127 @@ def test_a_monthly_payroll_is_dated_by_the_last_day_of_its_month(
 
 
 def test_a_payroll_reported_for_the_month_under_way_counts_as_a_payment() -> None:
-    august = point(month(2026, 8), 100, 1)
-    october = point(month(2026, 10), 100, 2, reported=at(2026, 10, 10))
+    unpaid = monthly({(2026, 8): 100, (2026, 9): 0, (2026, 10): 0})
+    november = point(month(2026, 11), 100, 4, reported=at(2026, 11, 10))
 
-    assert evaluate(NO_PAYROLL, payroll_facts([august]), date(2026, 10, 15)) is not None
-    assert evaluate(NO_PAYROLL, payroll_facts([august, october]), date(2026, 10, 15)) is None
+    assert evaluate(NO_PAYROLL, payroll_facts(unpaid), date(2026, 11, 15)) is not None
+    assert evaluate(NO_PAYROLL, payroll_facts([*unpaid, november]), date(2026, 11, 15)) is None
 
 
 def test_the_days_parameter_sets_how_long_without_payroll_is_too_long() -> None:
-    facts = payroll_facts([point(day(2026, 9, 1), 100, 1)])
+    # A daily feed: paid on September 1, then nothing paid each day through October.
+    facts = payroll_facts(
+        [point(day(2026, 9, 1), 100, 1), *daily_zeros(date(2026, 9, 2), date(2026, 10, 31), 2)]
+    )
     rule = with_params(NO_PAYROLL, days=14)
 
-    assert evaluate(NO_PAYROLL, facts, date(2026, 9, 16)) is None
-    assert evaluate(rule, facts, date(2026, 9, 15)) is None
-    assert evaluate(rule, facts, date(2026, 9, 16)) is not None
+    assert evaluate(NO_PAYROLL, facts, date(2026, 9, 15)) is None
+    assert evaluate(rule, facts, date(2026, 9, 14)) is None
+    assert evaluate(rule, facts, date(2026, 9, 15)) is not None
+    assert evaluate(NO_PAYROLL, facts, date(2026, 9, 30)) is None
+    assert evaluate(NO_PAYROLL, facts, date(2026, 10, 1)) is not None
+
+
+@pytest.mark.parametrize("as_of", [date(2026, 6, 3), date(2026, 7, 3), date(2026, 8, 13)])
+def test_between_two_monthly_payroll_feeds_a_month_not_reported_yet_is_no_hit(
+    as_of: date,
+) -> None:
+    # Paid for May; June's figure has not come in yet (it arrives after June is over).
+    facts = payroll_facts(monthly({(2026, 4): 100, (2026, 5): 100}))
+
+    assert evaluate(NO_PAYROLL, facts, as_of) is None
+
+
+def test_a_missing_months_reading_is_no_hit_on_any_day() -> None:
+    # A monthly feed paid May and July; June's reading never came. Each figure arrives a few
+    # days after its month; on each day the rule sees only what had arrived by then.
+    feed = [
+        point(month(2026, 5), 100, 1, reported=at(2026, 6, 5)),
+        point(month(2026, 7), 100, 3, reported=at(2026, 8, 5)),
+    ]
+
+    for as_of in days_between(date(2026, 5, 1), date(2026, 10, 13)):
+        assert evaluate(NO_PAYROLL, payroll_facts(known_on(feed, as_of)), as_of) is None, as_of
+    # Only once the feed has said nothing for 30 + 45 days after July.
+    assert evaluate(NO_PAYROLL, payroll_facts(feed), date(2026, 10, 14)) is not None
+
+
+MAY_PAID = point(month(2026, 5), 100, 1)
+JUNE_ZERO = point(month(2026, 6), 0, 2)
+JULY_ZERO = point(month(2026, 7), 0, 3)
+PAID_MAY_20 = point(day(2026, 5, 20), 100, 1)
+
+
+@pytest.mark.parametrize(
+    ("payroll", "as_of", "found"),
+    [
+        # Paid for May, June reported as zero: a hit once June's 30 days are reported.
+        ([MAY_PAID, JUNE_ZERO], date(2026, 6, 29), None),
+        ([MAY_PAID, JUNE_ZERO], date(2026, 6, 30), (30, "2026-05-31", (1, 2, 90))),
+        ([MAY_PAID, JUNE_ZERO], date(2026, 8, 10), (30, "2026-05-31", (1, 2, 90))),
+        ([MAY_PAID, JUNE_ZERO, JULY_ZERO], date(2026, 8, 10), (61, "2026-05-31", (1, 2, 3, 90))),
+        # Last paid on May 20, June reported as zero: a hit from June 19.
+        ([PAID_MAY_20, JUNE_ZERO], date(2026, 6, 18), None),
+        ([PAID_MAY_20, JUNE_ZERO], date(2026, 6, 19), (30, "2026-05-20", (1, 2, 90))),
+        ([PAID_MAY_20, JUNE_ZERO], date(2026, 7, 10), (41, "2026-05-20", (1, 2, 90))),
+    ],
+)
+def test_zeros_reported_for_thirty_days_after_the_last_payment_are_a_hit(
+    payroll: list[Point], as_of: date, found: tuple[int, str, tuple[int, ...]] | None
+) -> None:
+    # "days" is the unpaid span the feed reported (not the days to as_of); the hit cites the
+    # workers, the last payment and every zero reported since.
+    hit = evaluate(NO_PAYROLL, payroll_facts(payroll), as_of)
+
+    got = None if hit is None else (hit.detail["days"], hit.detail["last_paid"], hit.readings)
+    assert got == found
+
+
+@pytest.mark.parametrize(
+    ("silence_days", "quiet_until", "hit_from"),
+    [
+        (45, date(2026, 8, 13), date(2026, 8, 14)),  # 75 days after May 31
+        (10, date(2026, 7, 9), date(2026, 7, 10)),  # 40 days
+        (0, date(2026, 6, 29), date(2026, 6, 30)),  # silence counts once `days` are past
+    ],
+)
+def test_a_feed_silent_for_days_and_silence_days_is_a_hit(
+    silence_days: int, quiet_until: date, hit_from: date
+) -> None:
+    # Paid for April and May; nothing reported since, not even zeros.
+    facts = payroll_facts(monthly({(2026, 4): 100, (2026, 5): 100}))
+    rule = with_params(NO_PAYROLL, silence_days=silence_days)
+
+    assert evaluate(rule, facts, quiet_until) is None
+    assert evaluate(rule, facts, hit_from) is not None
+    later = hit_from + timedelta(days=1)
+    hit = evaluate(rule, facts, later)
+    assert hit is not None
+    assert (hit.detail["days"], hit.detail["last_paid"], hit.readings) == (
+        (later - date(2026, 5, 31)).days,
+        "2026-05-31",
+        (2, 90),
+    )
+
+
+def test_a_silent_hit_after_some_zeros_says_how_long_the_feed_was_silent() -> None:
+    # Paid on May 31, nothing paid reported for June 15 (15 days), then silence.
+    facts = payroll_facts([point(day(2026, 5, 31), 100, 1), point(day(2026, 6, 15), 0, 2)])
+
+    assert evaluate(NO_PAYROLL, facts, date(2026, 8, 13)) is None
+    hit = evaluate(NO_PAYROLL, facts, date(2026, 8, 15))
+
+    assert hit is not None
+    assert (hit.detail["days"], hit.detail["last_paid"], hit.readings) == (
+        76,
+        "2026-05-31",
+        (1, 2, 90),
+    )
+
+
+def test_no_payroll_takes_silence_days_45_when_left_out() -> None:
+    assert NO_PAYROLL.param("silence_days") == 45
+    assert with_params(NO_PAYROLL, days=14).param("silence_days") == 45
 
 
 # --- RATING_IN ----------------------------------------------------------------------------
@@ -995,6 +1151,10 @@ def spec(
         (spec(RuleKind.DROP, ELEC, max_age_months=7), "max_age_months .* from 1 to 6"),
         (spec(RuleKind.NO_PAYMENT, PAYROLL, days=0), "days"),
         (spec(RuleKind.NO_PAYMENT, PAYROLL, days=400), "days"),
+        (spec(RuleKind.NO_PAYMENT, PAYROLL, silence_days=-1), "silence_days .* from 0 to 366"),
+        (spec(RuleKind.NO_PAYMENT, PAYROLL, silence_days=367), "silence_days .* from 0 to 366"),
+        (spec(RuleKind.NO_PAYMENT, PAYROLL, silence_days=2.5), "silence_days"),
+        (spec(RuleKind.NO_PAYMENT, PAYROLL, silence_days=45.0), "silence_days"),
         (spec(RuleKind.NO_PAYMENT, PAYROLL, workers_indicator="staff"), "workers_indicator"),
         (spec(RuleKind.NO_PAYMENT, PAYROLL, workers_indicator="water_m3"), "workers_indicator"),
         (spec(RuleKind.RATING_IN, RATING, ratings=["E"]), "ratings"),
@@ -1037,6 +1197,8 @@ def test_a_rule_that_cannot_be_evaluated_is_refused(rule: RuleSpec, message: str
         spec(RuleKind.RATING_IN, RATING, ratings=["A", "B", "M", "C", "D"]),
         spec(RuleKind.SYSTEMS_MISSING, systems=[s.value for s in SIX_SYSTEMS[:2]]),
         spec(RuleKind.PUBLIC_OPINION, min_reach=0, days=366),
+        spec(RuleKind.NO_PAYMENT, PAYROLL, days=1, silence_days=0),
+        spec(RuleKind.NO_PAYMENT, PAYROLL, days=366, silence_days=366),
         spec(RuleKind.OPEN_CASES, weight=1000),
         spec(RuleKind.BLACKLISTED, weight=1),
     ],
@@ -1063,6 +1225,10 @@ def test_a_rule_at_the_edges_of_its_parameters_is_accepted(rule: RuleSpec) -> No
         ),
         (spec(RuleKind.NO_PAYMENT, PAYROLL, workers_indicator=3), "workers_indicator"),
         (spec(RuleKind.NO_PAYMENT, PAYROLL, workers_indicator=None), "workers_indicator"),
+        (spec(RuleKind.NO_PAYMENT, PAYROLL, silence_days="45"), "silence_days"),
+        (spec(RuleKind.NO_PAYMENT, PAYROLL, silence_days=True), "silence_days"),
+        (spec(RuleKind.NO_PAYMENT, PAYROLL, silence_days=None), "silence_days"),
+        (spec(RuleKind.NO_PAYMENT, PAYROLL, silence_days=[45]), "silence_days"),
     ],
 )
 def test_a_parameter_of_the_wrong_json_shape_is_refused_as_a_rule_error(
