@@ -570,8 +570,12 @@ def test_no_payroll_is_a_hit_only_while_workers_are_registered(
         ([month(2026, 8)], date(2026, 8, 30), None),  # a month of nothing from its start
         ([month(2026, 8)], date(2026, 8, 31), (30, (1, 90))),
         ([month(2026, 8)], date(2026, 9, 15), (30, (1, 90))),  # September not reported yet
-        ([month(2026, 8), month(2026, 9)], date(2026, 10, 15), (60, (1, 2, 90))),
-        # Then the feed falls silent: more than 30 + 45 days after August 1.
+        (
+            [month(2026, 8), month(2026, 9)],
+            date(2026, 10, 15),
+            (75, (1, 2, 90)),
+        ),  # 30 + 45 days of it
+        # The feed has been silent since: from 30 + 45 days after August 1 it says so.
         ([month(2026, 8), month(2026, 9)], date(2026, 10, 16), (76, (1, 2, 90))),
         ([day(2026, 8, 31)], date(2026, 11, 13), None),
         ([day(2026, 8, 31)], date(2026, 11, 15), (76, (1, 90))),
