@@ -163,7 +163,7 @@ def electricity_drop(now: datetime, ref: Ref) -> dict[str, list[int]]:
 
 
 def no_payroll(now: datetime, ref: Ref) -> dict[str, list[int]]:
-    workers, paid, *_unpaid = store(
+    workers, paid, *unpaid = store(
         now,
         ref,
         [
@@ -174,7 +174,8 @@ def no_payroll(now: datetime, ref: Ref) -> dict[str, list[int]]:
             ("wage_account_payroll", month(now, 1), 0),
         ],
     )
-    return {"no_payroll": sorted([workers.pk, paid.pk])}
+    # The hit names the workers, the last payment and the months reported unpaid.
+    return {"no_payroll": sorted([workers.pk, paid.pk, *(r.pk for r in unpaid)])}
 
 
 RECIPES: dict[str, tuple[Callable[[datetime, Ref], dict[str, list[int]]], ...]] = {
