@@ -106,6 +106,7 @@ def not_found(request: HttpRequest, rest: str) -> HttpResponse:
 def register_routers() -> None:
     from alerts.api import router as alerts_router
     from alerts.api_risk import router as risk_router
+    from command_center.api_reports import router as reports_router
     from incidents.api import router as incidents_router
     from incidents.api_incidents import router as incident_router
     from maps.api import router as maps_router
@@ -117,6 +118,7 @@ def register_routers() -> None:
     api.add_router("/", risk_router)
     api.add_router("/", playbooks_router)
     api.add_router("/", maps_router)
+    api.add_router("/", reports_router)
 
 
 register_routers()

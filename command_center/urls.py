@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from command_center import views
+from command_center import views, views_reports
 from command_center.api import api
 from command_center.api import not_found as api_not_found
 
@@ -15,6 +15,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", views.home, name="home"),
     path("dashboard/panels/", views.panels, name="dashboard-panels"),
+    path("reports/monthly/", views_reports.monthly, name="report-monthly"),
+    path("reports/ranking/", views_reports.ranking, name="report-ranking"),
+    path("reports/units/<slug:unit_code>/", views_reports.unit_record, name="report-unit"),
     path("", include("incidents.urls")),
     path("", include("alerts.urls")),
     path("", include("playbooks.urls")),

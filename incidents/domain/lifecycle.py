@@ -92,6 +92,9 @@ TRANSITIONS: dict[tuple[CaseState, Action], CaseState] = {
 }
 
 TERMINAL_STATES = frozenset({S.CLOSED, S.MERGED, S.REJECTED})
+# Once a case reaches one of these it never returns to an open state (resolved leads only to
+# closed): the first time it does is when it finished, for the statistics.
+FINISHED_STATES = TERMINAL_STATES | {S.RESOLVED}
 # A case is "open" (reports merge into it, clocks may run) until it reaches one of these.
 OPEN_STATES = frozenset(set(CaseState) - TERMINAL_STATES)
 

@@ -6,6 +6,7 @@ Import models from this package, not from its modules.
 """
 
 from incidents.models.access import ApiToken, IdempotencyRecord, PersonalDataAccess, WsTicket
+from incidents.models.after_action import AfterActionReport
 from incidents.models.blacklist import BlacklistEntry
 from incidents.models.cases import (
     Case,
@@ -50,6 +51,7 @@ __all__ = [
     "STATE_CHOICES",
     "STATE_LABELS",
     "STATUS_LABELS",
+    "AfterActionReport",
     "ApiToken",
     "BilingualName",
     "BlacklistEntry",

@@ -165,6 +165,10 @@ class Case(models.Model):
     commitment_letter_number = models.CharField(max_length=40, blank=True)
     facts_confirmed_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # When the case first reached resolved, closed, merged or rejected; set once (none of
+    # these is ever left for an open state). Reports use it to find the cases a past month
+    # handled without reading the whole log; their figures come from the events.
+    finished_at = models.DateTimeField(null=True, blank=True)
     merged_into = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -182,6 +186,12 @@ class Case(models.Model):
             models.Index(fields=["district", "state", "-received_at"], name="case_state_idx"),
             models.Index(fields=["responsible_unit", "state"], name="case_unit_state_idx"),
             models.Index(fields=["district", "-received_at"], name="case_received_idx"),
+            models.Index(fields=["district", "finished_at"], name="case_finished_idx"),
+            models.Index(
+                fields=["district", "created_at"],
+                name="case_unfinished_idx",
+                condition=Q(finished_at__isnull=True),
+            ),
             models.Index(
                 fields=["employer", "state"],
                 name="case_open_employer_idx",

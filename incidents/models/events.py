@@ -45,6 +45,8 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["case", "id"], name="event_case_idx"),
             models.Index(fields=["district", "id"], name="event_district_idx"),
+            # Reports count registrations, advances and overdue clocks by kind and time.
+            models.Index(fields=["district", "kind", "at"], name="event_kind_at_idx"),
         ]
 
     def __str__(self) -> str:

@@ -243,6 +243,7 @@ def case_register(*, actor: Actor, intake: Intake, now: datetime | None = None) 
                 "town": town.code,
                 "workers_count": intake.workers_count,
                 "amount_owed": str(intake.amount_owed),
+                "construction": project is not None,
                 "routing": decision.reason,
             },
         )

@@ -16,6 +16,7 @@ from alerts.services.risk_facts import risk_facts_changed
 from incidents.domain.lifecycle import (
     CLOCK_STARTED_BY,
     CLOCKS_STOPPED_BY,
+    FINISHED_STATES,
     REASON_REQUIRED,
     TERMINAL_STATES,
     Action,
@@ -129,6 +130,8 @@ def transition_apply(
         if after == CaseState.CLOSED:
             case.closed_at = now
         risk_facts_changed(enterprise_ids=[case.employer_id], project_ids=[case.project_id or 0])
+    if case.finished_at is None and after in FINISHED_STATES:
+        case.finished_at = now
     case.state = after
     case.revision += 1
     case.save()
