@@ -195,6 +195,15 @@ ALERT_SWEEP_SECONDS = envint("ALERT_SWEEP_SECONDS", "15")
 RISK_SWEEP_SECONDS = envint("RISK_SWEEP_SECONDS", "300")
 # Readings one POST /api/v1/indicators may carry.
 INDICATOR_BATCH_MAX = envint("INDICATOR_BATCH_MAX", "1000")
+
+# --- reports ----------------------------------------------------------------------------------
+# A font with Chinese glyphs for PDF reports: a path, with `#N` for a member of a collection
+# (.ttc). Empty: the first of the usual Debian CJK fonts found (`apt-get install fonts-noto-cjk`).
+REPORT_FONT = os.getenv("REPORT_FONT", "")
+# Finished months' rankings are closed (their strikes recorded) this often.
+RANKING_CLOSE_SECONDS = envint("RANKING_CLOSE_SECONDS", "3600")
+# Local hour from which the day's joint situation report is drafted in a sensitive period.
+SITUATION_REPORT_HOUR = envint("SITUATION_REPORT_HOUR", "7")
 CELERY_BEAT_SCHEDULE = {
     "sweep-clocks": {
         "task": "incidents.tasks.sweep_clocks",
@@ -206,6 +215,14 @@ CELERY_BEAT_SCHEDULE = {
     "send-sms": {"task": "alerts.tasks.send_outbox", "schedule": float(SMS_SWEEP_SECONDS)},
     "alerts-tick": {"task": "alerts.tasks.tick", "schedule": float(ALERT_SWEEP_SECONDS)},
     "risk-sweep": {"task": "alerts.tasks.risk_sweep", "schedule": float(RISK_SWEEP_SECONDS)},
+    "close-rankings": {
+        "task": "command_center.tasks.close_rankings",
+        "schedule": float(RANKING_CLOSE_SECONDS),
+    },
+    "draft-situation-reports": {
+        "task": "command_center.tasks.draft_situation_reports",
+        "schedule": 600.0,
+    },
     "sweep-checklists": {
         "task": "playbooks.tasks.sweep_checklists",
         "schedule": float(CLOCK_SWEEP_SECONDS),

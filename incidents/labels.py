@@ -44,6 +44,10 @@ EVENT_LABELS: dict[str, Any] = {
     "warning.reassigned": gettext_lazy("Early warning reassigned"),
     "warning.closed": gettext_lazy("Early warning closed"),
     "opinion.recorded": gettext_lazy("Public opinion reported"),
+    "ranking.strike": gettext_lazy("Unit ranked last: strike recorded"),
+    "after_action.edited": gettext_lazy("After-action report edited"),
+    "after_action.signed": gettext_lazy("After-action report signed"),
+    "situation.edited": gettext_lazy("Situation report edited"),
 }
 # Event details worth showing in the timeline, with their labels.
 EVENT_DATA_LABELS: dict[str, Any] = {

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from alerts.demo import load_duty, load_risk_demo
+from command_center.reports import rankings_close
 from incidents import demo
 from maps.demo import load_map_reference
 from playbooks.services import playbooks_install_defaults
@@ -38,11 +39,14 @@ class Command(BaseCommand):
         # After the cases, which create the demo projects that get a site here.
         places = load_map_reference(district)
         readings = load_risk_demo(district)
+        # The months the demo cases span are over: their rankings close and strikes are given.
+        closed = rankings_close(district_id=district.pk, now=timezone.now())
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo district {district.code}: reference data loaded; "
                 f"{shifts} duty shifts added; {len(playbooks)} playbooks installed; "
                 f"{places} map landmarks; {readings} indicator readings; "
+                f"{len(closed)} ranking months closed; "
                 + (f"{made} demo cases made." if made else "demo cases already present.")
             )
         )
