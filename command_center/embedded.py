@@ -83,6 +83,22 @@ async def alerts_forever(interval: float) -> None:
             waited += 0.2
 
 
+async def reports_forever(interval: float) -> None:
+    """Close finished months' rankings and draft the day's situation report when due."""
+    from command_center.reports import rankings_close_all
+    from command_center.situation import situation_drafts_sweep
+
+    while True:
+        try:
+            closed = await sync_to_async(rankings_close_all, thread_sensitive=False)()
+            if closed:
+                log.info("closed %d ranking months", closed)
+            await sync_to_async(situation_drafts_sweep, thread_sensitive=False)()
+        except Exception:
+            log.exception("report sweep failed; retrying next round")
+        await asyncio.sleep(interval)
+
+
 class LifespanApp:
     """Wraps the ASGI app: answers lifespan events and owns the background loops."""
 
@@ -104,6 +120,12 @@ class LifespanApp:
                 if settings.EMBEDDED_SWEEP and settings.SMS_SWEEP_SECONDS > 0:
                     self.tasks.append(
                         asyncio.create_task(alerts_forever(settings.SMS_SWEEP_SECONDS))
+                    )
+                if settings.EMBEDDED_SWEEP and settings.RANKING_CLOSE_SECONDS > 0:
+                    self.tasks.append(
+                        asyncio.create_task(
+                            reports_forever(min(settings.RANKING_CLOSE_SECONDS, 600))
+                        )
                     )
                 if settings.RELAY_SWEEP_SECONDS > 0:
                     self.tasks.append(
