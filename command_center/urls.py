@@ -18,6 +18,7 @@ urlpatterns = [
     path("reports/monthly/", views_reports.monthly, name="report-monthly"),
     path("reports/ranking/", views_reports.ranking, name="report-ranking"),
     path("reports/units/<slug:unit_code>/", views_reports.unit_record, name="report-unit"),
+    path("", include("command_center.urls_situation")),
     path("", include("incidents.urls")),
     path("", include("alerts.urls")),
     path("", include("playbooks.urls")),
