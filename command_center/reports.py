@@ -180,10 +180,15 @@ def _fund_total(district_id: int, kind: str, window: Window) -> Decimal:
     return Decimal(total or 0).quantize(Decimal("0.01"))
 
 
-def unit_refs(district_id: int) -> list[UnitRef]:
+def unit_refs(district_id: int, *, involved: Iterable[int | None] = ()) -> list[UnitRef]:
+    """The district's active units, and any unit `involved` in the window's figures (a unit
+    deactivated since still answers for its past months)."""
+    ids = [i for i in involved if i is not None]
     return [
         UnitRef(id=u.pk, code=u.code, name_zh=u.name_zh, name_en=u.name_en)
-        for u in Unit.objects.filter(district_id=district_id, active=True).order_by("code")
+        for u in Unit.objects.filter(district_id=district_id)
+        .filter(Q(active=True) | Q(pk__in=ids))
+        .order_by("code")
     ]
 
 
@@ -211,6 +216,7 @@ def monthly_report(*, district_id: int, window: Window) -> Monthly:
     prior_groups = intake_groups(district_id, prior_window)
     prior = rules.receipts(prior_groups, CHANNELS) if prior_groups else None
     facts = case_facts(district_id, window)
+    closure = rules.closure(facts, window, long_open_days=row.long_open_days)
     series: list[tuple[date, Receipts]] = []
     if window.first != window.last:
         for month in window.months:
@@ -221,10 +227,10 @@ def monthly_report(*, district_id: int, window: Window) -> Monthly:
         window=window,
         receipts=current,
         prior=prior,
-        closure=rules.closure(facts, window, long_open_days=row.long_open_days),
+        closure=closure,
         fund_advanced=_fund_total(district_id, "fund.advance", window),
         fund_recovered=_fund_total(district_id, "fund.recovery", window),
-        units=unit_refs(district_id),
+        units=unit_refs(district_id, involved=closure.by_unit),
         series=series,
     )
 
@@ -294,11 +300,14 @@ def ranking_compute(*, district_id: int, month: date) -> list[RankingRow]:
     closure = rules.closure(
         case_facts(district_id, window), window, long_open_days=row.long_open_days
     )
+    advances = _per_unit(district_id, "fund.advance", window)
+    overdue = _per_unit(district_id, "clock.overdue", window)
+    involved = {*closure.by_unit, *advances, *overdue}
     return rules.ranking_rows(
-        unit_refs(district_id),
+        unit_refs(district_id, involved=involved),
         closure.by_unit,
-        advances=_per_unit(district_id, "fund.advance", window),
-        overdue=_per_unit(district_id, "clock.overdue", window),
+        advances=advances,
+        overdue=overdue,
         weights=weights_of(row),
     )
 
@@ -385,9 +394,9 @@ def rankings_close(*, district_id: int, now: datetime) -> list[date]:
         try:
             with transaction.atomic():
                 _close_month(district_id, month, policy, now)
+            closed.append(month)
         except IntegrityError:
             pass  # another worker closed it first
-        closed.append(month)
         month = rules.month_add(month, 1)
     return closed
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -44,6 +45,11 @@ def _rate(value: float | None) -> str:
     return "" if value is None else f"{value:.1%}"
 
 
+def _money(value: str | None) -> Decimal | None:
+    """Money comes as a decimal string in the JSON; a spreadsheet wants a number."""
+    return None if value is None else Decimal(value)
+
+
 def monthly_tables(data: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:
     """The monthly figures as (title, header, rows) tables, for CSV and XLSX."""
     channels = dict(Case.Channel.choices)
@@ -64,8 +70,8 @@ def monthly_tables(data: dict[str, Any]) -> list[tuple[str, list[str], list[list
         [_("Workers"), data["workers"], prior.get("workers"), yoy["workers"]],
         [
             _("Amount owed (yuan)"),
-            data["amount_owed"],
-            prior.get("amount_owed"),
+            _money(data["amount_owed"]),
+            _money(prior.get("amount_owed")),
             yoy["amount_owed"],
         ],
         [_("Closure rate"), data["closure_rate"], None, None],
@@ -73,8 +79,8 @@ def monthly_tables(data: dict[str, Any]) -> list[tuple[str, list[str], list[list
         [_("Cases concluded"), data["closure"]["concluded"], None, None],
         [_("Open at the end"), data["open_at_end"], None, None],
         [_("Long-open cases"), data["long_open"], None, None],
-        [_("Fund advanced (yuan)"), data["fund"]["advanced"], None, None],
-        [_("Fund recovered (yuan)"), data["fund"]["recovered"], None, None],
+        [_("Fund advanced (yuan)"), _money(data["fund"]["advanced"]), None, None],
+        [_("Fund recovered (yuan)"), _money(data["fund"]["recovered"]), None, None],
     ]
     by_channel = [[str(channels.get(k, k)), k, v] for k, v in data["by_channel"].items()]
     by_unit = [
@@ -117,7 +123,7 @@ def monthly_tables(data: dict[str, Any]) -> list[tuple[str, list[str], list[list
                         s["cases_received"],
                         s["construction_cases"],
                         s["workers"],
-                        s["amount_owed"],
+                        _money(s["amount_owed"]),
                     ]
                     for s in data["series"]
                 ],
@@ -150,8 +156,8 @@ def ranking_table(data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
             r["self_resolution_rate"],
             r["fund_advances"],
             r["overdue"],
-            r["points_deducted"],
-            r["score"],
+            Decimal(r["points_deducted"]),
+            Decimal(r["score"]) if r["score"] is not None else None,
             r["strike"]["label"] if r["strike"] else "",
         ]
         for r in data["rows"]

@@ -37,7 +37,7 @@ FINISHED_STATES = CONCLUDED_STATES | VOID_STATES
 CLOSURE_TARGET = 0.95
 MAX_RANGE_MONTHS = 24
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
 
 class MonthError(ValueError):
@@ -158,7 +158,7 @@ def receipts(groups: Iterable[IntakeGroup], channels: Sequence[str]) -> Receipts
         construction += g.construction_cases
         workers += g.workers
         amount += g.amount
-    return Receipts(cases, construction, workers, amount, by_channel)
+    return Receipts(cases, construction, workers, amount.quantize(Decimal("0.01")), by_channel)
 
 
 def receipts_yoy(current: Receipts, prior: Receipts | None) -> dict[str, float | None]:
