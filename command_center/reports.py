@@ -115,40 +115,37 @@ def case_facts(district_id: int, window: Window) -> list[CaseFacts]:
     events = Event.objects.filter(
         case_id__in=_handled_candidates(district_id, window).values("pk"), at__lt=window.end
     )
+    # Resolved/closed and merged/rejected never happen to the same case (the transition
+    # table), so the first concluding event tells how a finished case finished.
     per_case = list(
         events.values("case_id")
         .annotate(
             registered_at=Min("at", filter=Q(kind="case.registered")),
             finished_at=Min("at", filter=Q(after__in=sorted(rules.FINISHED_STATES))),
+            concluded_at=Min("at", filter=Q(after__in=sorted(rules.CONCLUDED_STATES))),
             escalations=Count("id", filter=Q(after__in=sorted(rules.ESCALATED_STATES))),
             advances=Count("id", filter=Q(kind="fund.advance")),
             last_id=Max("id"),
         )
         .order_by()
     )
-    last_ids = [r["last_id"] for r in per_case]
     units: dict[int, int | None] = {}
-    states: dict[int, str] = {}
-    for chunk in _chunks(last_ids, 5000):
+    for chunk in _chunks([r["last_id"] for r in per_case], 5000):
         for case_id, unit in Event.objects.filter(pk__in=chunk).values_list(
             "case_id", KT("data__unit_id")
         ):
             units[case_id] = int(unit) if unit not in (None, "", "null") else None
-    finished_cases = [r["case_id"] for r in per_case if r["finished_at"] is not None]
-    for chunk in _chunks(finished_cases, 5000):
-        for case_id, after in (
-            events.filter(case_id__in=chunk, after__in=sorted(rules.FINISHED_STATES))
-            .order_by("case_id", "at", "id")
-            .values_list("case_id", "after")
-        ):
-            states.setdefault(case_id, after)
     return [
         CaseFacts(
             case_id=r["case_id"],
             registered_at=r["registered_at"],
             unit_id=units.get(r["case_id"]),
             finished_at=r["finished_at"],
-            finished_state=states.get(r["case_id"], ""),
+            finished_state=(
+                "resolved"
+                if r["concluded_at"] is not None
+                else ("merged" if r["finished_at"] is not None else "")
+            ),
             escalated=r["escalations"] > 0,
             advanced=r["advances"] > 0,
         )
