@@ -108,6 +108,7 @@ def register_routers() -> None:
     from alerts.api_risk import router as risk_router
     from command_center.api_reports import router as reports_router
     from incidents.api import router as incidents_router
+    from incidents.api_after_action import router as after_action_router
     from incidents.api_incidents import router as incident_router
     from maps.api import router as maps_router
     from playbooks.api import router as playbooks_router
@@ -119,6 +120,7 @@ def register_routers() -> None:
     api.add_router("/", playbooks_router)
     api.add_router("/", maps_router)
     api.add_router("/", reports_router)
+    api.add_router("/", after_action_router)
 
 
 register_routers()

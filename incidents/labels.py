@@ -47,6 +47,7 @@ EVENT_LABELS: dict[str, Any] = {
     "ranking.strike": gettext_lazy("Unit ranked last: strike recorded"),
     "after_action.edited": gettext_lazy("After-action report edited"),
     "after_action.signed": gettext_lazy("After-action report signed"),
+    "after_action.refreshed": gettext_lazy("After-action report brought up to date"),
     "situation.edited": gettext_lazy("Situation report edited"),
 }
 # Event details worth showing in the timeline, with their labels.

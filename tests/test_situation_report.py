@@ -360,7 +360,9 @@ def test_an_unknown_report_is_not_found(report: SituationReport, api_client: Cli
 
 
 def test_command_posts_the_notes(report: SituationReport, api_client: ClientFor) -> None:
-    response = api_client("command").post(f"/reports/situation/{report.pk}/", {"notes": "四部门到岗"})
+    response = api_client("command").post(
+        f"/reports/situation/{report.pk}/", {"notes": "四部门到岗"}
+    )
     assert response.status_code == 302
     report.refresh_from_db()
     assert report.notes == "四部门到岗"
@@ -376,7 +378,9 @@ def test_a_reviewer_cannot_post_notes(report: SituationReport, api_client: Clien
 
 
 def test_notes_too_long_re_render_the_page(report: SituationReport, api_client: ClientFor) -> None:
-    response = api_client("command").post(f"/reports/situation/{report.pk}/", {"notes": "x" * 10_001})
+    response = api_client("command").post(
+        f"/reports/situation/{report.pk}/", {"notes": "x" * 10_001}
+    )
     assert response.status_code == 422
     assert 'id="situation-error"' in response.content.decode()
 

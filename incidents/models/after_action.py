@@ -22,9 +22,7 @@ class AfterActionReport(models.Model):
         DRAFT = "draft", _("draft")
         SIGNED = "signed", _("signed")
 
-    incident = models.OneToOneField(
-        Incident, on_delete=models.PROTECT, related_name="after_action"
-    )
+    incident = models.OneToOneField(Incident, on_delete=models.PROTECT, related_name="after_action")
     state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
     cutoff_event_id = models.BigIntegerField(
         help_text="The facts are computed from the incident's events up to this id."

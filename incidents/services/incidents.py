@@ -41,6 +41,7 @@ from incidents.policy import (
     visible_cases,
     visible_incidents,
 )
+from incidents.services.after_action import after_action_draft
 from incidents.services.common import require_reason
 from playbooks.services.checklists import checklists_start_for_incident
 
@@ -262,6 +263,8 @@ def incident_transition(
             checklists_start_for_incident(incident=incident, now=now, actor=actor)
         if after is rules.Status.CLOSED:
             alerts_cancel(incident=incident, now=now, why="incident_closed")
+            # Drafted last, so its cutoff takes in the alerts stopped by the closing.
+            after_action_draft(incident=incident, now=now)
         return event
 
 
