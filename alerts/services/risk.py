@@ -24,7 +24,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from alerts.domain import risk
+from alerts.domain import messages, risk
 from alerts.domain.duty import Reason
 from alerts.domain.indicators import (
     Indicator,
@@ -56,6 +56,7 @@ from alerts.models import (
 )
 from alerts.policy import check_record_opinion, check_send_readings, check_warning_move
 from alerts.services.common import local_day, local_tz, public_link
+from alerts.services.outbox import LONGEST_REFERENCE
 from alerts.services.paging import _zh, alert_raise, alerts_cancel
 from incidents.domain import routing, workdays
 from incidents.domain.lifecycle import OPEN_STATES
@@ -709,22 +710,40 @@ SMS_SUBJECT_CHARS = 10
 
 def _sms_subject(subject: RiskSubject) -> str:
     """The subject as an SMS names it: its name cut short, or for an enterprise known only by
-    its credit code, the code's last six characters (a whole code could read as an ID)."""
+    its credit code, the code's last six characters (a whole code could read as an ID). Both
+    are at most `SMS_SUBJECT_CHARS`, so that the page stays within two segments."""
     if subject.project is None and subject.enterprise is not None and not subject.enterprise.name:
-        return f"信用代码尾号{subject.enterprise.credit_code[-6:]}的企业"
+        return f"尾号{subject.enterprise.credit_code[-6:]}企业"
     name = subject.label
     return name if len(name) <= SMS_SUBJECT_CHARS else name[: SMS_SUBJECT_CHARS - 1] + "…"
 
 
 def _sms_params(warning: EarlyWarning) -> dict[str, str]:
     due = warning.due_at.astimezone(local_tz())
-    return {
+    params = {
         "level": _zh(LEVEL_LABELS[Level(warning.level)]),
         "code": warning.code,
         "subject": _sms_subject(warning.subject),
         "due": f"{due.month}月{due.day}日{due.hour:02d}:{due.minute:02d}",
         "link": public_link(f"/alerts/warnings/{warning.pk}/"),
     }
+    params["subject"] = _subject_fitted(params)
+    return params
+
+
+def _subject_fitted(params: dict[str, str]) -> str:
+    """The subject, cut further where a long address or a large id leaves less room: the red
+    page must stay within two segments whatever the deployment."""
+    subject = params["subject"]
+    template = messages.TEMPLATES["warning_raised"].text
+    while len(subject) > 2:
+        body = messages.SIGNATURE + template.format(
+            **{**params, "subject": subject, "ref": LONGEST_REFERENCE}
+        )
+        if messages.segments(body) <= messages.MAX_SEGMENTS:
+            break
+        subject = subject[: len(subject) - 2] + "…"
+    return subject
 
 
 def warnings_sweep(*, now: datetime | None = None, batch: int = 200) -> int:

@@ -1151,3 +1151,31 @@ def test_the_list_pages(board: dict[str, EarlyWarning], api_client: ClientFor) -
 )
 def test_a_bad_list_query_is_refused(district: District, api_client: ClientFor, query: str) -> None:
     assert_error(api_client("command").get(f"/api/v1/warnings?{query}"), 422)
+
+
+@pytest.mark.parametrize("name", ["", "浙江省湖州市南浔区宏达建筑劳务有限公司"])
+def test_the_red_page_fits_two_segments_with_a_large_id_and_a_real_address(
+    normal_time: None, settings: Any, name: str
+) -> None:
+    # PostgreSQL ids grow without bound and production links are longer than the default.
+    from alerts.domain.messages import render, segments
+    from alerts.services.outbox import LONGEST_REFERENCE
+    from alerts.services.risk import _sms_params
+
+    settings.PUBLIC_BASE_URL = "https://qxzh.nanxun.gov.cn"
+    enterprise_row = Enterprise.objects.create(
+        district_id=district_id(), credit_code=code(7), name=name, town=unit("lianshi")
+    )
+    subject = RiskSubject.objects.create(district_id=district_id(), enterprise=enterprise_row)
+    warning = EarlyWarning(
+        pk=99_999_999,
+        district_id=district_id(),
+        subject=subject,
+        level="red",
+        score=100,
+        raised_at=WED,
+        due_at=WED,
+    )
+    warning.code = f"YJ-2026-{warning.pk:06d}"
+    body = render("warning_raised", {**_sms_params(warning), "ref": LONGEST_REFERENCE})
+    assert segments(body) <= 2
