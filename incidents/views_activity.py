@@ -6,8 +6,6 @@ downloads the same rows (UTF-8 with a BOM for Excel, formula-like cells neutrali
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, timedelta
 from typing import Any
 
@@ -19,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from command_center.exports import csv_response
 from incidents.activity import (
     MAX_DAYS,
     ActivityLog,
@@ -34,8 +33,6 @@ from incidents.models import Unit
 from incidents.policy import Actor
 from incidents.web import page_actor
 
-# Text a spreadsheet would run as a formula starts with one of these.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -113,38 +110,20 @@ def _log_page(
     return render(request, "incidents/activity_log.html", context)
 
 
-def cell_safe(value: str) -> str:
-    """A cell that a spreadsheet shows as text, never runs as a formula."""
-    return "'" + value if value.startswith(FORMULA_START) else value
-
-
 def _csv(log: ActivityLog, start_day: date, end_day: date) -> HttpResponse:
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer)
-    writer.writerow([_("Time"), _("Who"), _("Unit"), _("What"), _("Details")])
-    for row in log.rows:
-        writer.writerow(
-            [
-                cell_safe(v)
-                for v in (
-                    row.at.strftime(CSV_TIME_FORMAT),
-                    row.who,
-                    row.unit,
-                    row.what,
-                    row.summary,
-                )
-            ]
-        )
     subject = log.subject
     name = (
         f"incident-{subject.incident.pk}"
         if subject.incident is not None
         else f"unit-{subject.unit.code if subject.unit else 'unknown'}"
     )
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="activity-{name}-{start_day:%Y%m%d}-{end_day:%Y%m%d}.csv"'
+    response = csv_response(
+        f"activity-{name}-{start_day:%Y%m%d}-{end_day:%Y%m%d}",
+        [_("Time"), _("Who"), _("Unit"), _("What"), _("Details")],
+        [
+            [row.at.strftime(CSV_TIME_FORMAT), row.who, row.unit, row.what, row.summary]
+            for row in log.rows
+        ],
     )
     if log.truncated:
         response["X-Activity-Truncated"] = "true"

@@ -13,13 +13,13 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import translation
 
+from command_center.exports import cell_safe
 from incidents.activity import ActivityRow, activity_log, activity_period, day_bounds
 from incidents.domain.streams import incident_stream, unit_stream
 from incidents.errors import Forbidden, Invalid, NotFound
 from incidents.events import event_record
 from incidents.models import District, Event, Incident, Unit
 from incidents.policy import Actor
-from incidents.views_activity import cell_safe
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = date(2025, 6, 2)
