@@ -8,7 +8,12 @@ from django.utils.translation import gettext as _
 from ninja import Router
 
 from command_center import reports
-from command_center.report_params import ParamError, monthly_window, ranking_month
+from command_center.report_params import (
+    ParamError,
+    monthly_window,
+    query_params,
+    ranking_month,
+)
 from command_center.responses import json_response
 from incidents.errors import Invalid
 from incidents.policy import actor_for
@@ -20,10 +25,6 @@ def _refused(exc: ParamError) -> Invalid:
     return Invalid(_("The request is not valid."), [{"field": exc.field, "message": exc.message}])
 
 
-def _params(request: HttpRequest) -> dict[str, str]:
-    return {k: request.GET[k] for k in request.GET}
-
-
 @router.get("/reports/monthly", summary="Monthly statistics")
 def monthly(request: HttpRequest) -> HttpResponse:
     """`?month=YYYY-MM` (default: this month) or `?from=YYYY-MM&to=YYYY-MM` (at most 24
@@ -33,7 +34,7 @@ def monthly(request: HttpRequest) -> HttpResponse:
     advanced and recovered. Computed from the event log up to the period's end."""
     actor = actor_for(request.user)
     try:
-        window = monthly_window(_params(request), now=timezone.now())
+        window = monthly_window(query_params(request), now=timezone.now())
     except ParamError as exc:
         raise _refused(exc) from None
     report = reports.monthly_report(district_id=actor.district_id, window=window)
@@ -48,7 +49,7 @@ def ranking(request: HttpRequest) -> HttpResponse:
     received once the month is closed."""
     actor = actor_for(request.user)
     try:
-        month = ranking_month(_params(request), now=timezone.now())
+        month = ranking_month(query_params(request), now=timezone.now())
     except ParamError as exc:
         raise _refused(exc) from None
     return json_response(

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 
-from django.utils import timezone
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from command_center.domain import reports as rules
-from command_center.reports import window_for
-from incidents.services.common import local_tz
+from command_center.reports import month_of, window_for
 
 MONTHLY_PARAMS = frozenset({"month", "from", "to", "format"})
 RANKING_PARAMS = frozenset({"month", "format"})
@@ -31,9 +30,9 @@ def _month(params: Mapping[str, str], name: str) -> date:
         raise ParamError(name, _("Give the month as YYYY-MM, e.g. 2026-05.")) from None
 
 
-def current_month(now: datetime) -> date:
-    local = timezone.localtime(now, local_tz())
-    return date(local.year, local.month, 1)
+def query_params(request: HttpRequest) -> dict[str, str]:
+    """The query string as one value per name (a name given twice: its last value)."""
+    return {name: request.GET[name] for name in request.GET}
 
 
 def _check(params: Mapping[str, str], allowed: frozenset[str]) -> None:
@@ -62,7 +61,7 @@ def monthly_window(params: Mapping[str, str], *, now: datetime) -> rules.Window:
                 "to", _("A range is at most %(n)d months.") % {"n": rules.MAX_RANGE_MONTHS}
             )
         return window_for(first, last)
-    month = _month(params, "month") if "month" in params else current_month(now)
+    month = _month(params, "month") if "month" in params else month_of(now)
     return window_for(month)
 
 
@@ -71,4 +70,4 @@ def ranking_month(params: Mapping[str, str], *, now: datetime) -> date:
     _check(params, RANKING_PARAMS)
     if "month" in params:
         return _month(params, "month")
-    return rules.month_add(current_month(now), -1)
+    return rules.month_add(month_of(now), -1)

@@ -170,10 +170,11 @@ def _per_unit(district_id: int, kind: str, window: Window) -> dict[int, int]:
     return {int(r["unit"]): r["n"] for r in rows if r["unit"] not in (None, "", "null")}
 
 
-def _fund_total(district_id: int, kind: str, window: Window) -> Decimal:
-    total = _events(district_id, kind, window).aggregate(
-        total=Sum(Cast(KT("data__amount"), _MONEY))
-    )["total"]
+def fund_total(district_id: int, kind: str, start: datetime, end: datetime) -> Decimal:
+    """The money of the district's `fund.advance` or `fund.recovery` events in [start, end)."""
+    total = Event.objects.filter(
+        district_id=district_id, kind=kind, at__gte=start, at__lt=end
+    ).aggregate(total=Sum(Cast(KT("data__amount"), _MONEY)))["total"]
     return Decimal(total or 0).quantize(Decimal("0.01"))
 
 
@@ -225,8 +226,8 @@ def monthly_report(*, district_id: int, window: Window) -> Monthly:
         receipts=current,
         prior=prior,
         closure=closure,
-        fund_advanced=_fund_total(district_id, "fund.advance", window),
-        fund_recovered=_fund_total(district_id, "fund.recovery", window),
+        fund_advanced=fund_total(district_id, "fund.advance", window.start, window.end),
+        fund_recovered=fund_total(district_id, "fund.recovery", window.start, window.end),
         units=unit_refs(district_id, involved=closure.by_unit),
         series=series,
     )
@@ -360,9 +361,12 @@ def _first_month(district_id: int) -> date | None:
         .values_list("at", flat=True)
         .first()
     )
-    if first is None:
-        return None
-    local = timezone.localtime(first, local_tz())
+    return month_of(first) if first is not None else None
+
+
+def month_of(moment: datetime) -> date:
+    """The first day of the local month `moment` falls in."""
+    local = timezone.localtime(moment, local_tz())
     return date(local.year, local.month, 1)
 
 
@@ -376,8 +380,7 @@ def rankings_close(*, district_id: int, now: datetime) -> list[date]:
     first = _first_month(district_id)
     if first is None:
         return []
-    local = timezone.localtime(now, local_tz())
-    current = date(local.year, local.month, 1)
+    current = month_of(now)
     last_closed = (
         RankingMonth.objects.filter(district_id=district_id)
         .order_by("-month")

@@ -8,8 +8,7 @@ number of workers drafting at once (a unique constraint, and `get_or_create`).
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -25,6 +24,8 @@ from alerts.selectors_risk import overdue_q
 from alerts.services.common import sensitive_period
 from alerts.services.zero_reports import daily_report_status
 from command_center.models import SituationReport
+from command_center.reports import fund_total
+from incidents.activity import day_bounds
 from incidents.domain.incidents import LEVELS_ASCENDING, OPEN_STATUSES
 from incidents.domain.lifecycle import OPEN_STATES
 from incidents.errors import Forbidden, Invalid, NotFound
@@ -33,26 +34,6 @@ from incidents.models import Case, District, Event, FundAccount, Incident
 from incidents.policy import DISTRICT_WIDE, Actor
 
 NOTES_MAX_CHARS = 10_000
-DEFAULT_HOUR = 7
-
-
-def situation_hour() -> int:
-    """The local hour from which the day's report is drafted (`SITUATION_REPORT_HOUR`)."""
-    return int(getattr(settings, "SITUATION_REPORT_HOUR", DEFAULT_HOUR))
-
-
-def local_day_bounds(day: date) -> tuple[datetime, datetime]:
-    """Local midnight of `day` and of the day after, aware."""
-    zone = timezone.get_default_timezone()
-    start = datetime.combine(day, time.min, tzinfo=zone)
-    return start, datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
-
-
-def _amount(value: Any) -> Decimal:
-    try:
-        return Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return Decimal("0")
 
 
 def situation_figures(*, district_id: int, day: date, now: datetime) -> dict[str, Any]:
@@ -61,7 +42,7 @@ def situation_figures(*, district_id: int, day: date, now: datetime) -> dict[str
     Money is written as strings with two decimals (JSON has no decimal type).
     """
     yesterday = day - timedelta(days=1)
-    start, end = local_day_bounds(yesterday)
+    start, end = day_bounds(yesterday, yesterday)
     events = Event.objects.filter(district_id=district_id, at__gte=start, at__lt=end)
 
     open_incidents = Incident.objects.filter(
@@ -74,13 +55,8 @@ def situation_figures(*, district_id: int, day: date, now: datetime) -> dict[str
     )
     warnings_by_level = _by(open_warnings, "level", [lv.value for lv in WARNING_LEVELS])
 
-    moves = events.filter(kind__in=["fund.advance", "fund.recovery"]).values_list("kind", "data")
-    advanced = recovered = Decimal("0.00")
-    for kind, data in moves:
-        if kind == "fund.advance":
-            advanced += _amount(data.get("amount"))
-        else:
-            recovered += _amount(data.get("amount"))
+    advanced = fund_total(district_id, "fund.advance", start, end)
+    recovered = fund_total(district_id, "fund.recovery", start, end)
     account = FundAccount.objects.filter(district_id=district_id).first()
 
     reports = daily_report_status(district_id, yesterday)
@@ -135,7 +111,7 @@ def situation_draft(*, district_id: int, now: datetime | None = None) -> Situati
     """
     now = now or timezone.now()
     local = timezone.localtime(now)
-    if local.hour < situation_hour():
+    if local.hour < settings.SITUATION_REPORT_HOUR:
         return None
     day = local.date()
     period = sensitive_period(district_id, day)
@@ -156,7 +132,7 @@ def situation_draft(*, district_id: int, now: datetime | None = None) -> Situati
 def situation_drafts_sweep(*, now: datetime | None = None) -> int:
     """Draft today's report in every district that needs one; returns how many were drafted."""
     now = now or timezone.now()
-    if timezone.localtime(now).hour < situation_hour():
+    if timezone.localtime(now).hour < settings.SITUATION_REPORT_HOUR:
         return 0
     return sum(
         situation_draft(district_id=pk, now=now) is not None

@@ -21,13 +21,14 @@ from command_center.charts import bar_chart
 from command_center.domain import reports as rules
 from command_center.exports import csv_response, xlsx_response
 from command_center.models import RankingMonth, UnitStrike
-from command_center.report_params import ParamError, monthly_window, ranking_month
+from command_center.report_params import (
+    ParamError,
+    monthly_window,
+    query_params,
+    ranking_month,
+)
 from incidents.models import Case, Unit
 from incidents.web import page_actor
-
-
-def _params(request: HttpRequest) -> dict[str, str]:
-    return {k: request.GET[k] for k in request.GET}
 
 
 def _bad(request: HttpRequest, exc: ParamError) -> HttpResponse:
@@ -169,7 +170,7 @@ def ranking_table(data: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
 @require_GET
 def monthly(request: HttpRequest) -> HttpResponse:
     actor = page_actor(request)
-    params = _params(request)
+    params = query_params(request)
     try:
         window = monthly_window(params, now=timezone.now())
     except ParamError as exc:
@@ -214,7 +215,7 @@ def monthly(request: HttpRequest) -> HttpResponse:
 @require_GET
 def ranking(request: HttpRequest) -> HttpResponse:
     actor = page_actor(request)
-    params = _params(request)
+    params = query_params(request)
     try:
         month = ranking_month(params, now=timezone.now())
     except ParamError as exc:

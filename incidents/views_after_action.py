@@ -6,6 +6,7 @@ reader's language.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -323,8 +324,8 @@ def _page(
     actor: Actor,
     report: AfterActionReport,
     *,
-    form: LessonsForm | None = None,
-    sign_form: SignForm | None = None,
+    form: forms.Form | None = None,
+    sign_form: forms.Form | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> HttpResponse:
@@ -365,86 +366,104 @@ def _not_ready(request: HttpRequest, exc: Conflict) -> HttpResponse:
     )
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def after_action_page(request: HttpRequest, incident_id: int) -> HttpResponse:
-    """The report; a POST saves the lessons learned and the sign-off remark."""
+def _post(
+    request: HttpRequest,
+    incident_id: int,
+    *,
+    form: forms.Form | None,
+    form_key: str,
+    act: Callable[[Actor, dict[str, Any]], object],
+    done: str,
+) -> HttpResponse:
+    """A form posted about the report: check it, call the service, go back to the page.
+
+    A refused form or move shows the page again, with the form as posted and the reason.
+    """
     actor = page_actor(request)
     try:
         report = _report(actor, incident_id)
     except Conflict as exc:
         return _not_ready(request, exc)
-    if request.method != "POST":
-        return _page(request, actor, report)
-    form = LessonsForm(request.POST)
-    if not form.is_valid():
-        return _page(request, actor, report, form=form, status=400)
-    try:
-        after_action_edit(
-            actor=actor,
-            incident_id=incident_id,
-            lessons=form.cleaned_data["lessons"],
-            sign_off_note=form.cleaned_data["sign_off_note"],
-            expected_revision=form.cleaned_data["revision"],
+    shown = {
+        "form": form if form_key == "form" else None,
+        "sign_form": form if form_key == "sign_form" else None,
+    }
+    if form is not None and not form.is_valid():
+        return _page(
+            request, actor, report, form=shown["form"], sign_form=shown["sign_form"], status=400
         )
+    try:
+        act(actor, form.cleaned_data if form is not None else {})
     except ServiceError as exc:
+        report = _report(actor, incident_id)
         return _page(
             request,
             actor,
-            _report(actor, incident_id),
-            form=form,
+            report,
+            form=shown["form"],
+            sign_form=shown["sign_form"],
             error=exc.detail,
             status=exc.status,
         )
-    messages.success(request, _("After-action report saved."))
+    messages.success(request, done)
     return redirect("after-action", incident_id=incident_id)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def after_action_page(request: HttpRequest, incident_id: int) -> HttpResponse:
+    """The report; a POST saves the lessons learned and the sign-off remark."""
+    if request.method != "POST":
+        actor = page_actor(request)
+        try:
+            return _page(request, actor, _report(actor, incident_id))
+        except Conflict as exc:
+            return _not_ready(request, exc)
+    return _post(
+        request,
+        incident_id,
+        form=LessonsForm(request.POST),
+        form_key="form",
+        act=lambda actor, data: after_action_edit(
+            actor=actor,
+            incident_id=incident_id,
+            lessons=data["lessons"],
+            sign_off_note=data["sign_off_note"],
+            expected_revision=data["revision"],
+        ),
+        done=_("After-action report saved."),
+    )
 
 
 @login_required
 @require_POST
 def after_action_sign_page(request: HttpRequest, incident_id: int) -> HttpResponse:
-    actor = page_actor(request)
-    try:
-        report = _report(actor, incident_id)
-    except Conflict as exc:
-        return _not_ready(request, exc)
-    form = SignForm(request.POST)
-    if not form.is_valid():
-        return _page(request, actor, report, sign_form=form, status=400)
-    try:
-        after_action_sign(
+    return _post(
+        request,
+        incident_id,
+        form=SignForm(request.POST),
+        form_key="sign_form",
+        act=lambda actor, data: after_action_sign(
             actor=actor,
             incident_id=incident_id,
-            note=form.cleaned_data["note"],
-            expected_revision=form.cleaned_data["revision"],
-        )
-    except ServiceError as exc:
-        return _page(
-            request,
-            actor,
-            _report(actor, incident_id),
-            sign_form=form,
-            error=exc.detail,
-            status=exc.status,
-        )
-    messages.success(request, _("After-action report signed."))
-    return redirect("after-action", incident_id=incident_id)
+            note=data["note"],
+            expected_revision=data["revision"],
+        ),
+        done=_("After-action report signed."),
+    )
 
 
 @login_required
 @require_POST
 def after_action_refresh_page(request: HttpRequest, incident_id: int) -> HttpResponse:
-    actor = page_actor(request)
-    try:
-        report = _report(actor, incident_id)
-    except Conflict as exc:
-        return _not_ready(request, exc)
-    try:
-        after_action_refresh(actor=actor, incident_id=incident_id)
-    except ServiceError as exc:
-        return _page(request, actor, report, error=exc.detail, status=exc.status)
-    messages.success(request, _("After-action report brought up to date."))
-    return redirect("after-action", incident_id=incident_id)
+    return _post(
+        request,
+        incident_id,
+        form=None,
+        form_key="",
+        act=lambda actor, _data: after_action_refresh(actor=actor, incident_id=incident_id),
+        done=_("After-action report brought up to date."),
+    )
 
 
 @login_required

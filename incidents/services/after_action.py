@@ -63,12 +63,7 @@ def after_action_get(actor: Actor, incident_id: int) -> AfterActionReport:
     incident = _visible_incident(actor, incident_id)
     if incident.status != rules.Status.CLOSED:
         raise Conflict(_("The incident is not closed yet: its after-action report comes later."))
-    report = _report_of(incident)
-    if report is None:
-        with transaction.atomic():
-            after_action_draft(incident=incident, now=timezone.now())
-        report = _report_of(incident) or after_action_draft(incident=incident, now=timezone.now())
-    return report
+    return _report_of(incident) or after_action_draft(incident=incident, now=timezone.now())
 
 
 def _report_of(incident: Incident) -> AfterActionReport | None:

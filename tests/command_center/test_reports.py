@@ -50,7 +50,7 @@ from django.utils import timezone
 from command_center import reports
 from command_center.domain.reports import month_add
 from command_center.models import RankingMonth, RankingSettings, UnitStrike
-from command_center.report_params import current_month
+from command_center.reports import month_of
 from incidents.domain.lifecycle import Action
 from incidents.domain.routing import ProjectType
 from incidents.events import event_record
@@ -671,7 +671,7 @@ def test_ranking_json_final_with_strikes_and_provisional_now(log: Log, district:
     assert all(r["strike"] is None for r in march["rows"])
     real_now = timezone.now()
     this_month = reports.ranking_json(
-        district_id=district.pk, month=current_month(real_now), now=real_now
+        district_id=district.pk, month=month_of(real_now), now=real_now
     )
     assert this_month["provisional"] is True
     assert this_month["final"] is False
@@ -777,10 +777,10 @@ def test_api_defaults_to_this_month_and_last_month(
     district: District, api_client: Callable[[str], Client]
 ) -> None:
     client = api_client("command")
-    before = current_month(timezone.now())
+    before = month_of(timezone.now())
     monthly = client.get(MONTHLY).json()
     ranking = client.get(RANKING).json()
-    after = current_month(timezone.now())
+    after = month_of(timezone.now())
     assert monthly["period"] in {before.strftime("%Y-%m"), after.strftime("%Y-%m")}
     last = {month_add(m, -1).strftime("%Y-%m") for m in (before, after)}
     assert ranking["month"] in last
