@@ -37,20 +37,22 @@ def bar_chart(
     *,
     target: float | None = None,
     below_target_marked: bool = False,
+    percent: bool = False,
 ) -> Chart:
-    """Vertical bars scaled to the largest value (or the target, if higher)."""
+    """Vertical bars scaled to the largest value (or the target, if higher); values below 0
+    (a score can be) draw no bar. `percent` shows values as shares of 1."""
     count = max(len(items), 1)
     slot = WIDTH / count
     top = max([float(v) for _label, v in items] + [float(target or 0), 0.0]) or 1.0
     bars = []
     for i, (label, value) in enumerate(items):
-        height = BAR_AREA * float(value) / top
+        height = BAR_AREA * max(float(value), 0.0) / top
         x = i * slot + slot * 0.15
         marked = below_target_marked and target is not None and float(value) < target
         bars.append(
             Bar(
                 label=label,
-                value=_show(value),
+                value=f"{float(value):.0%}" if percent else str(value),
                 x=round(x, 1),
                 y=round(BAR_AREA - height + 20, 1),
                 width=round(slot * 0.7, 1),
@@ -67,9 +69,3 @@ def bar_chart(
         baseline=BAR_AREA + 20,
         target_y=target_y,
     )
-
-
-def _show(value: float | int | Decimal) -> str:
-    if isinstance(value, float) and value <= 1:
-        return f"{value:.0%}"
-    return str(value)

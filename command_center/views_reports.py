@@ -201,6 +201,7 @@ def monthly(request: HttpRequest) -> HttpResponse:
             [(u["unit"] or "-", u["closure_rate"] or 0.0) for u in data["closure"]["by_unit"]],
             target=rules.CLOSURE_TARGET,
             below_target_marked=True,
+            percent=True,
         ),
         "series_chart": bar_chart([(s["month"], s["cases_received"]) for s in data["series"]])
         if data["series"]
