@@ -8,6 +8,9 @@ commit queues a message, else every `SMS_SWEEP_SECONDS`), and stops them on shut
 In every mode each ASGI process also runs the event relay's catch-up every
 `RELAY_SWEEP_SECONDS`: events committed while the channel layer was down reach live
 screens soon after it returns, even if no new event comes to push them out.
+
+Each loop records its rounds (`command_center.ops.store.loop_beat`) for `/readyz`; with
+Redis, each process also publishes its count of open sockets for `/metrics`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from command_center.ops import store
+
 log = logging.getLogger(__name__)
 
 
@@ -27,6 +32,7 @@ async def sweep_forever(interval: float) -> None:
     from incidents.services import clocks_sweep, idempotency_purge, presence_purge
     from playbooks.services import playbooks_tick
 
+    store.loop_started("clock_sweep", interval=interval)
     while True:
         try:
             marked = await sync_to_async(clocks_sweep, thread_sensitive=False)()
@@ -37,6 +43,7 @@ async def sweep_forever(interval: float) -> None:
                 log.info("checklist sweep marked %d steps late", late)
             await sync_to_async(idempotency_purge, thread_sensitive=False)()
             await sync_to_async(presence_purge, thread_sensitive=False)()
+            store.loop_beat("clock_sweep", interval=interval)
         except Exception:
             log.exception("clock sweep failed; retrying next round")
         await asyncio.sleep(interval)
@@ -45,11 +52,13 @@ async def sweep_forever(interval: float) -> None:
 async def relay_forever(interval: float) -> None:
     from incidents.events import events_relay_all
 
+    store.loop_started("relay", interval=interval)
     while True:
         try:
             relayed = await sync_to_async(events_relay_all, thread_sensitive=False)()
             if relayed:
                 log.info("relay caught up %d events", relayed)
+            store.loop_beat("relay", interval=interval)
         except Exception:
             log.exception("event relay failed; retrying next round")
         await asyncio.sleep(interval)
@@ -63,6 +72,7 @@ async def alerts_forever(interval: float) -> None:
 
     last_tick = last_risk = 0.0
     loop = asyncio.get_running_loop()
+    store.loop_started("alerts", interval=interval)
     while True:
         try:
             await sync_to_async(outbox_send, thread_sensitive=False)()
@@ -75,6 +85,7 @@ async def alerts_forever(interval: float) -> None:
             ):
                 last_risk = loop.time()
                 await sync_to_async(risk_sweep, thread_sensitive=False)()
+            store.loop_beat("alerts", interval=interval)
         except Exception:
             log.exception("alert sweep failed; retrying next round")
         waited = 0.0
@@ -88,15 +99,29 @@ async def reports_forever(interval: float) -> None:
     from command_center.reports import rankings_close_all
     from command_center.situation import situation_drafts_sweep
 
+    store.loop_started("reports", interval=interval)
     while True:
         try:
             closed = await sync_to_async(rankings_close_all, thread_sensitive=False)()
             if closed:
                 log.info("closed %d ranking months", closed)
             await sync_to_async(situation_drafts_sweep, thread_sensitive=False)()
+            store.loop_beat("reports", interval=interval)
         except Exception:
             log.exception("report sweep failed; retrying next round")
         await asyncio.sleep(interval)
+
+
+async def sockets_published_forever() -> None:
+    """Keep this process's count of open sockets in Redis (promptly after a change, and
+    before its key expires), for the sum `/metrics` reports."""
+    last = -float("inf")
+    loop = asyncio.get_running_loop()
+    while True:
+        force = loop.time() - last >= store.WS_PUBLISH_SECONDS
+        if await sync_to_async(store.ws_publish, thread_sensitive=False)(force=force) or force:
+            last = loop.time()
+        await asyncio.sleep(1.0)
 
 
 class LifespanApp:
@@ -131,11 +156,14 @@ class LifespanApp:
                     self.tasks.append(
                         asyncio.create_task(relay_forever(settings.RELAY_SWEEP_SECONDS))
                     )
+                if settings.REDIS_URL:
+                    self.tasks.append(asyncio.create_task(sockets_published_forever()))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 for task in self.tasks:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+                await sync_to_async(store.ws_forget, thread_sensitive=False)()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "command_center.ops.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "command_center.middleware.ApiBodyLimitMiddleware",
@@ -114,6 +115,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
+    # A database that does not answer fails a request (and /readyz) in seconds, not minutes.
+    _pg_options.setdefault("connect_timeout", envint("DATABASE_CONNECT_TIMEOUT", "5"))
+    # Each request's sync code runs in its own thread, so under overload a process would
+    # open a connection per request in flight until PostgreSQL refuses more. A pool caps a
+    # process at DATABASE_POOL_SIZE connections; requests beyond wait (up to
+    # DATABASE_POOL_TIMEOUT seconds, then fail) instead. 0: no pool (put pgbouncer in front).
+    if envint("DATABASE_POOL_SIZE", "0") > 0:
+        _pg_options["pool"] = {
+            "min_size": 1,
+            "max_size": envint("DATABASE_POOL_SIZE", "0"),
+            "timeout": envint("DATABASE_POOL_TIMEOUT", "20"),
+        }
 # Test databases are per process, so that several test runs on one machine never share one;
 # SQLite's is a file (not memory) because the concurrency tests use several threads.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -342,12 +357,55 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# --- operations: health, readiness, metrics, logs (command_center/ops) --------------------
+# /healthz, /readyz and /metrics answer over plain HTTP too (probes and scrapers inside).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# /readyz gives up on a check (database, Redis, workers) after this many seconds.
+READYZ_TIMEOUT_SECONDS = float(os.getenv("READYZ_TIMEOUT_SECONDS", "2"))
+# Celery (through a beat-scheduled task) and `sms_worker` show they are alive this often;
+# /readyz fails once no worker has done so for three intervals.
+HEARTBEAT_SECONDS = envint("HEARTBEAT_SECONDS", "15")
+CELERY_BEAT_SCHEDULE["ops-heartbeat"] = {
+    "task": "command_center.tasks.heartbeat",
+    "schedule": float(HEARTBEAT_SECONDS),
+    # A heartbeat that waited longer than its interval in the queue proves nothing.
+    "options": {"expires": float(HEARTBEAT_SECONDS)},
+}
+# Hubs sharing one Redis keep their task queues apart too (and /metrics reads its depth).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{CHANNEL_PREFIX}:"}
+# /metrics: with a token, only `Authorization: Bearer <token>`; else these addresses/networks.
+METRICS_TOKEN = os.getenv("METRICS_TOKEN", "")
+METRICS_ALLOW_IPS = envlist("METRICS_ALLOW_IPS", "127.0.0.1,::1")
+# For a single machine serving loopback only (scripts/run_prod.py says when it sets it).
+SILENCED_SYSTEM_CHECKS = envlist("SILENCED_SYSTEM_CHECKS", "")
+# `plain` text lines, or `json`: one object per line (time, level, logger, message,
+# request_id, exception), for a log collector.
+LOG_FORMAT = os.getenv("LOG_FORMAT", "plain").strip().lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ValueError(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
+LOG_LEVEL = os.getenv("LOG_LEVEL", "INFO")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
-    # The Twilio SDK logs each request's parameters (phone numbers among them) at INFO.
-    "loggers": {"twilio.http_client": {"level": "WARNING"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "command_center.ops.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # The Twilio SDK logs each request's parameters (phone numbers among them) at INFO.
+        "twilio.http_client": {"level": "WARNING"},
+        # In JSON, the ASGI server's own lines (start-up, access log) are JSON too.
+        **(
+            {
+                "uvicorn": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+                "uvicorn.error": {"level": LOG_LEVEL},
+                "uvicorn.access": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+            }
+            if LOG_FORMAT == "json"
+            else {}
+        ),
+    },
 }

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from alerts.services.paging import alerts_cancel, clock_alert_key, clock_alert_raise
+from command_center.ops.store import counted
 from incidents.domain import workdays
 from incidents.events import event_record
 from incidents.models import (
@@ -43,6 +44,7 @@ def clock_due(case: Case, kind: str, now: datetime) -> datetime:
     return workdays.advance_due(now, settings.ADVANCE_WORKING_DAYS, calendar, tz)
 
 
+@counted("clock_sweeps", total="clocks_overdue")  # figures of /metrics
 def clocks_sweep(*, now: datetime | None = None, batch: int = 500) -> int:
     """Mark passed clocks overdue and write an event for each; returns how many.
 

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from alerts.services import alerts_tick, outbox_send
 from alerts.tasks import risk_sweep
+from command_center.ops.store import worker_beat
 
 
 class Command(BaseCommand):
@@ -37,7 +38,11 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         last_tick = last_risk = 0.0
+        last_beat = -float("inf")
         while True:
+            if time.monotonic() - last_beat >= settings.HEARTBEAT_SECONDS:
+                last_beat = time.monotonic()
+                worker_beat("sms_worker", interval=settings.HEARTBEAT_SECONDS)  # for /readyz
             sent = outbox_send(max_batches=1)
             if time.monotonic() - last_tick >= settings.ALERT_SWEEP_SECONDS:
                 last_tick = time.monotonic()

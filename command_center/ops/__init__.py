@@ -1,0 +1,2 @@
+"""Operations: liveness and readiness (`health`), Prometheus figures (`metrics`), the
+figures and heartbeats every process records (`store`), and structured logs (`logs`)."""
