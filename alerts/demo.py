@@ -30,8 +30,13 @@ def _months(today: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((after_next - first).days)]
 
 
-def load_duty(district: District, *, today: date) -> int:
-    """Upsert the demo officers and fill the roster; returns the duty shifts added."""
+def load_duty(
+    district: District, *, today: date, phone_block: str = "139", command: str = "command"
+) -> int:
+    """Upsert the demo officers and fill the roster; returns the duty shifts added.
+
+    Officers' numbers start +86 `phone_block` (one block per demo district, so that a reply
+    from a phone names one officer); `command` is the command user on duty at the centre."""
     with transaction.atomic():
         officers: dict[int, list[Officer]] = {}
         units = list(Unit.objects.filter(district=district, active=True).order_by("pk"))
@@ -43,16 +48,16 @@ def load_duty(district: District, *, today: date) -> int:
                 )
                 officer, _ = Officer.objects.get_or_create(
                     district=district,
-                    phone=f"+86139{u_index:04d}{n + 1:04d}",
+                    phone=f"+86{phone_block}{u_index:04d}{n + 1:04d}",
                     defaults={"unit": unit, "name": name},
                 )
                 crew.append(officer)
             officers[unit.pk] = crew
-        for n, username in enumerate(["command"], start=1):
+        for n, username in enumerate([command], start=1):
             user = User.objects.filter(username=username).first()
             Officer.objects.get_or_create(
                 district=district,
-                phone=f"+861399999{n:04d}",
+                phone=f"+86{phone_block}9999{n:04d}",
                 defaults={"unit": None, "name": "指挥中心值班长", "user": user},
             )
         liaisons = Membership.objects.filter(
@@ -63,7 +68,7 @@ def load_duty(district: District, *, today: date) -> int:
                 continue
             Officer.objects.get_or_create(
                 district=district,
-                phone=f"+861398888{n:04d}",
+                phone=f"+86{phone_block}8888{n:04d}",
                 defaults={
                     "unit": membership.unit,
                     "name": membership.user.get_username(),

@@ -106,6 +106,7 @@ def not_found(request: HttpRequest, rest: str) -> HttpResponse:
 def register_routers() -> None:
     from alerts.api import router as alerts_router
     from alerts.api_risk import router as risk_router
+    from command_center.api_province import router as province_router
     from command_center.api_reports import router as reports_router
     from incidents.api import router as incidents_router
     from incidents.api_after_action import router as after_action_router
@@ -121,6 +122,7 @@ def register_routers() -> None:
     api.add_router("/", maps_router)
     api.add_router("/", reports_router)
     api.add_router("/", after_action_router)
+    api.add_router("/", province_router)
 
 
 register_routers()

@@ -2,11 +2,15 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from command_center import views, views_reports
+from command_center import views, views_province, views_reports
 from command_center.api import api
 from command_center.api import not_found as api_not_found
+from command_center.ops import health, metrics
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("api/v1/", api.urls),
     path("api/<path:rest>", api_not_found),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -15,6 +19,13 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", views.home, name="home"),
     path("dashboard/panels/", views.panels, name="dashboard-panels"),
+    path("province/", views_province.dashboard, name="province"),
+    path("province/panels/", views_province.panels, name="province-panels"),
+    path(
+        "province/incidents/<int:incident_id>/",
+        views_province.incident,
+        name="province-incident",
+    ),
     path("reports/monthly/", views_reports.monthly, name="report-monthly"),
     path("reports/ranking/", views_reports.ranking, name="report-ranking"),
     path("reports/units/<slug:unit_code>/", views_reports.unit_record, name="report-unit"),

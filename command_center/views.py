@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from command_center import dashboard
 from incidents.labels import EVENT_LABELS
+from incidents.models import ProvinceMembership
 from incidents.policy import dashboard_stream
 from incidents.views_incidents import live_labels
 from incidents.web import page_actor
@@ -20,7 +21,10 @@ from maps.rendering import build_map
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    """The live dashboard for those who have one; everyone else starts at the case list."""
+    """The live dashboard for those who have one; everyone else starts at the case list
+    (and the provincial command at the province's page)."""
+    if ProvinceMembership.objects.filter(user_id=request.user.pk or 0).exists():
+        return redirect("province")
     actor = page_actor(request)
     if dashboard_stream(actor) is None:
         return redirect("case-list")

@@ -15,9 +15,24 @@ from django.http import HttpRequest
 from incidents import models
 
 
+@admin.register(models.Province)
+class ProvinceAdmin(admin.ModelAdmin[models.Province]):
+    list_display = ("code", "name_zh", "name_en")
+
+
 @admin.register(models.District)
 class DistrictAdmin(admin.ModelAdmin[models.District]):
-    list_display = ("code", "name_zh", "name_en", "case_prefix")
+    list_display = ("code", "name_zh", "name_en", "case_prefix", "province")
+    list_filter = ("province",)
+
+
+@admin.register(models.ProvinceMembership)
+class ProvinceMembershipAdmin(admin.ModelAdmin[models.ProvinceMembership]):
+    """The provincial command's people (they also need the `province` group)."""
+
+    list_display = ("user", "province")
+    list_filter = ("province",)
+    raw_id_fields = ("user",)
 
 
 @admin.register(models.Unit)

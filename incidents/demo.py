@@ -1,4 +1,5 @@
-"""Demo data for Nanxun district: reference data, people and a year of cases.
+"""Demo data: Nanxun district (reference data, people and a year of cases), Wuxing district
+beside it, and the province over both.
 
 Reference data is upserted (safe to load again); demo cases are made only once per district,
 through the same services the hub uses, so their events, slips, clocks and fund movements are
@@ -27,12 +28,15 @@ from incidents.models import (
     Case,
     District,
     FundAccount,
+    Incident,
     Membership,
+    Province,
+    ProvinceMembership,
     RoutingRule,
     Unit,
     Window,
 )
-from incidents.policy import Actor, actor_for
+from incidents.policy import PROVINCE_GROUP, Actor, actor_for
 from incidents.services import (
     IncidentChange,
     IncidentInput,
@@ -96,14 +100,41 @@ PEOPLE = [
 ]
 
 
-def load_reference(district_code: str = DISTRICT[0]) -> District:
+@dataclass(frozen=True)
+class DemoDistrict:
+    """What makes one demo district: its names, units, windows' towns, people and projects."""
+
+    code: str
+    prefix: str
+    name_zh: str
+    name_en: str
+    towns: list[tuple[str, str, str, float, float]]
+    bureaus: list[tuple[str, str, str]]
+    soes: list[tuple[str, str, str]]
+    centre: tuple[float, float]
+    people: list[tuple[str, Role, str | None, str | None]]
+    projects: list[tuple[str, routing.ProjectType, str | None]]
+    # The clerk who registers the complaints made at `clerk_window`; the liaisons who speak
+    # in the demo incidents' rooms.
+    clerk: str
+    clerk_window: str
+    police: str
+    hrss: str
+
+
+def load_reference(district_code: str = DISTRICT[0], spec: DemoDistrict | None = None) -> District:
     """Upsert the district, its units, windows, routing table, fund and demo people."""
-    _, prefix, zh, en = DISTRICT
+    spec = spec or NANXUN
     with transaction.atomic():
         district, _ = District.objects.update_or_create(
-            code=district_code, defaults={"case_prefix": prefix, "name_zh": zh, "name_en": en}
+            code=district_code if spec is NANXUN else spec.code,
+            defaults={
+                "case_prefix": spec.prefix,
+                "name_zh": spec.name_zh,
+                "name_en": spec.name_en,
+            },
         )
-        for ucode, uzh, uen, lat, lng in TOWNS:
+        for ucode, uzh, uen, lat, lng in spec.towns:
             Unit.objects.update_or_create(
                 district=district,
                 code=ucode,
@@ -115,7 +146,7 @@ def load_reference(district_code: str = DISTRICT[0]) -> District:
                     "lng": lng,
                 },
             )
-        for kind, rows in ((Unit.Kind.BUREAU, BUREAUS), (Unit.Kind.SOE, SOES)):
+        for kind, rows in ((Unit.Kind.BUREAU, spec.bureaus), (Unit.Kind.SOE, spec.soes)):
             for ucode, uzh, uen in rows:
                 Unit.objects.update_or_create(
                     district=district,
@@ -124,8 +155,8 @@ def load_reference(district_code: str = DISTRICT[0]) -> District:
                         "kind": kind,
                         "name_zh": uzh,
                         "name_en": uen,
-                        "lat": DISTRICT_CENTRE[0],
-                        "lng": DISTRICT_CENTRE[1],
+                        "lat": spec.centre[0],
+                        "lng": spec.centre[1],
                     },
                 )
         Window.objects.update_or_create(
@@ -135,11 +166,11 @@ def load_reference(district_code: str = DISTRICT[0]) -> District:
                 "name_zh": "区矛调中心欠薪专窗",
                 "name_en": "District wage-arrears window",
                 "unit": None,
-                "lat": DISTRICT_CENTRE[0],
-                "lng": DISTRICT_CENTRE[1],
+                "lat": spec.centre[0],
+                "lng": spec.centre[1],
             },
         )
-        for ucode, uzh, uen, lat, lng in TOWNS:
+        for ucode, uzh, uen, lat, lng in spec.towns:
             Window.objects.update_or_create(
                 district=district,
                 code=ucode,
@@ -162,7 +193,7 @@ def load_reference(district_code: str = DISTRICT[0]) -> District:
             )
         for role in Role:
             Group.objects.get_or_create(name=role.value)
-        for username, role, unit_code, window_code in PEOPLE:
+        for username, role, unit_code, window_code in spec.people:
             user, created = User.objects.get_or_create(username=username)
             if created:
                 user.set_password(DEMO_PASSWORD)
@@ -243,6 +274,114 @@ CHANNELS = [
     ("online", 5),
 ]
 
+NANXUN = DemoDistrict(
+    *DISTRICT,
+    towns=TOWNS,
+    bureaus=BUREAUS,
+    soes=SOES,
+    centre=DISTRICT_CENTRE,
+    people=PEOPLE,
+    projects=PROJECTS,
+    clerk="clerk_lianshi",
+    clerk_window="lianshi",
+    police="liaison_police",
+    hrss="liaison_hrss",
+)
+
+# The second demo district, beside Nanxun in one province: its own units, people and cases.
+WUXING = DemoDistrict(
+    "wuxing_district",
+    "WX",
+    "吴兴区",
+    "Wuxing District",
+    towns=[
+        ("zhili", "织里镇", "Zhili Town", 30.8390, 120.2600),
+        ("balidian", "八里店镇", "Balidian Town", 30.8610, 120.1560),
+        ("miaoxi", "妙西镇", "Miaoxi Town", 30.7930, 119.9800),
+        ("daixi", "埭溪镇", "Daixi Town", 30.6750, 120.0450),
+        ("donglin", "东林镇", "Donglin Town", 30.6620, 120.1280),
+        ("yuehe", "月河街道", "Yuehe Subdistrict", 30.8700, 120.0950),
+    ],
+    bureaus=BUREAUS,
+    soes=[("wx_invest", "吴兴城市投资发展集团", "Wuxing Urban Investment Group")],
+    centre=(30.8570, 120.0990),
+    people=[
+        ("command_wuxing", Role.COMMAND, None, None),
+        ("clerk_zhili", Role.CLERK, "zhili", "zhili"),
+        ("liaison_zhili", Role.LIAISON, "zhili", None),
+        ("liaison_wuxing_housing", Role.LIAISON, "housing", None),
+        ("liaison_wuxing_police", Role.LIAISON, "police", None),
+        ("liaison_wuxing_hrss", Role.LIAISON, "hrss", None),
+        ("inspector_wuxing", Role.INSPECTOR, "labour_inspection", None),
+        ("reviewer_wuxing", Role.REVIEWER, None, None),
+    ],
+    projects=[
+        ("织里童装产业园", routing.ProjectType.OTHER_CONSTRUCTION, None),
+        ("吴兴高新区标准厂房", routing.ProjectType.GOVERNMENT_INVESTMENT, "wx_invest"),
+        ("八里店安置小区", routing.ProjectType.REAL_ESTATE, None),
+        ("东林大桥", routing.ProjectType.TRANSPORT, None),
+        ("月河商业街", routing.ProjectType.COMMERCIAL_COMPLEX, None),
+    ],
+    clerk="clerk_zhili",
+    clerk_window="zhili",
+    police="liaison_wuxing_police",
+    hrss="liaison_wuxing_hrss",
+)
+PROVINCE = ("zhejiang", "浙江省", "Zhejiang Province")
+PROVINCE_PEOPLE = ["province_command"]
+
+
+def load_province(districts: list[District]) -> Province:
+    """Upsert the demo province over `districts`, and its command staff."""
+    code, zh, en = PROVINCE
+    with transaction.atomic():
+        province, _ = Province.objects.update_or_create(
+            code=code, defaults={"name_zh": zh, "name_en": en}
+        )
+        District.objects.filter(pk__in=[d.pk for d in districts]).update(province=province)
+        group, _ = Group.objects.get_or_create(name=PROVINCE_GROUP)
+        for username in PROVINCE_PEOPLE:
+            user, created = User.objects.get_or_create(username=username)
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+            user.groups.set([group])
+            ProvinceMembership.objects.update_or_create(user=user, defaults={"province": province})
+    return province
+
+
+def load_grave_incident(district: District, spec: DemoDistrict) -> Incident | None:
+    """A gathering of level II in the district, being handled now (once): what the
+    province's command watches live."""
+    if Incident.objects.filter(district=district, level__in=["I", "II"]).exists():
+        return None
+    people = _people(district, spec)
+    town = Unit.objects.get(district=district, code=spec.clerk_window)
+    incident = incident_report(
+        actor=people.command,
+        data=IncidentInput(
+            title=f"{town.name_zh}工业园区工人聚集讨薪",
+            town=town.code,
+            lat=town.lat or spec.centre[0],
+            lng=town.lng or spec.centre[1],
+            people_count=150,
+            kind="site_gathering",
+            case_numbers=[],
+            description="约150名工人在园区管委会门前聚集，要求支付拖欠工资。",
+        ),
+    )
+    incident_transition(
+        actor=people.command,
+        incident_id=incident.pk,
+        change=IncidentChange(action="activate"),
+    )
+    room_chat(
+        actor=actor_for(User.objects.get(username=spec.police)),
+        incident_id=incident.pk,
+        text="派出所已到场维持秩序",
+    )
+    return incident
+
 
 def random_credit_code(rng: random.Random) -> str:
     body = "91330503" + "".join(rng.choice(CREDIT_ALPHABET) for _ in range(9))
@@ -257,18 +396,22 @@ class DemoPeople:
     liaison_for: Callable[[str], Actor | None]
 
 
-def _people(district: District) -> DemoPeople:
+def _people(district: District, spec: DemoDistrict) -> DemoPeople:
     actors = {
         m.user.username: actor_for(m.user)
         for m in Membership.objects.filter(district=district).select_related("user")
     }
+
+    def first(role: Role) -> Actor:
+        return next(a for _, a in sorted(actors.items()) if role in a.roles)
+
     by_unit = {a.unit_id: a for a in actors.values() if Role.LIAISON in a.roles}
     units = dict(Unit.objects.filter(district=district).values_list("code", "pk"))
 
     def liaison_for(unit_code: str) -> Actor | None:
         return by_unit.get(units.get(unit_code))
 
-    return DemoPeople(actors["clerk_lianshi"], actors["command"], actors["inspector"], liaison_for)
+    return DemoPeople(actors[spec.clerk], first(Role.COMMAND), first(Role.INSPECTOR), liaison_for)
 
 
 def load_cases(
@@ -278,22 +421,24 @@ def load_cases(
     seed: int = 2026,
     now: datetime | None = None,
     progress: Callable[[int], None] | None = None,
+    spec: DemoDistrict | None = None,
 ) -> int:
     """Make `count` cases over the last 12 months, once: nothing happens if the district
     already has cases. Returns how many were made."""
+    spec = spec or NANXUN
     if Case.objects.filter(district=district).exists():
         return 0
     rng = random.Random(seed)
     # Positions come from their own sequence, so the cases stay what they were before.
     place_rng = random.Random(seed + 1)
-    centres = {code: (lat, lng) for code, _zh, _en, lat, lng in TOWNS}
+    centres = {code: (lat, lng) for code, _zh, _en, lat, lng in spec.towns}
     now = now or timezone.now()
-    people = _people(district)
+    people = _people(district, spec)
     employers = [
         (rng.choice(EMPLOYER_NAMES).format(rng.choice(NAME_PARTS)), random_credit_code(rng))
         for _ in range(count)
     ]
-    town_codes = [t[0] for t in TOWNS]
+    town_codes = [t[0] for t in spec.towns]
     made = 0
     # In time order, so that reports merge into cases received before them.
     times = sorted(now - timedelta(days=rng.uniform(0, 365)) for _ in range(count))
@@ -302,7 +447,7 @@ def load_cases(
         town = rng.choice(town_codes)
         project = None
         if rng.random() < 0.67:
-            name, ptype, builder = rng.choice(PROJECTS)
+            name, ptype, builder = rng.choice(spec.projects)
             project = ProjectInput(name, ptype, builder)
         employer_name, credit_code = rng.choice(employers)
         # Four in five complaints give a place within 3 km of the town's centre.
@@ -326,7 +471,7 @@ def load_cases(
             lng=round(lng + d_lng, 6) if located else None,
             description="拖欠工资" if rng.random() < 0.5 else "春节前讨薪",
         )
-        registrar = people.clerk if intake.window == "lianshi" else people.command
+        registrar = people.clerk if intake.window == spec.clerk_window else people.command
         result = case_register(actor=registrar, intake=intake, now=received)
         if not result.merged:
             _advance(result.case, people, rng, received, now)
@@ -335,11 +480,11 @@ def load_cases(
             progress(i + 1)
     _repeat_reports(district, people, rng, now)
     clocks_sweep(now=now)
-    _incidents(district, people)
+    _incidents(district, people, spec)
     return made
 
 
-def _incidents(district: District, people: DemoPeople) -> None:
+def _incidents(district: District, people: DemoPeople, spec: DemoDistrict) -> None:
     """Two mass incidents from the biggest open cases: one closed, one being handled now,
     with a few words said in its room."""
     big = list(
@@ -348,8 +493,8 @@ def _incidents(district: District, people: DemoPeople) -> None:
         .select_related("town")
         .order_by("-received_at")[:2]
     )
-    police = actor_for(User.objects.get(username="liaison_police"))
-    hrss = actor_for(User.objects.get(username="liaison_hrss"))
+    police = actor_for(User.objects.get(username=spec.police))
+    hrss = actor_for(User.objects.get(username=spec.hrss))
     for n, case in enumerate(big):
         town = case.town
         incident = incident_report(
@@ -357,8 +502,8 @@ def _incidents(district: District, people: DemoPeople) -> None:
             data=IncidentInput(
                 title=f"{case.employer.name}工人在{town.name_zh}聚集讨薪",
                 town=town.code,
-                lat=case.lat if case.lat is not None else (town.lat or DISTRICT_CENTRE[0]),
-                lng=case.lng if case.lng is not None else (town.lng or DISTRICT_CENTRE[1]),
+                lat=case.lat if case.lat is not None else (town.lat or spec.centre[0]),
+                lng=case.lng if case.lng is not None else (town.lng or spec.centre[1]),
                 people_count=case.workers_count,
                 kind="site_gathering" if n == 0 else "gate_gathering",
                 case_numbers=[case.number],

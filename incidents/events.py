@@ -7,7 +7,10 @@ commit in id order. Each event is entered in the streams that may see it:
 - `district.<id>`: every event of the district (the command dashboard);
 - `unit.<id>`: events of the cases a unit leads or assists, and of the incidents in its
   town or that it takes part in;
-- `incident.<id>`: the incident's own events and those of the cases linked to it.
+- `incident.<id>`: the incident's own events and those of the cases linked to it;
+- `province.<id>`: the events of incidents of level II and above in the province's
+  districts (the provincial command's screen). It spans districts, so its writers also
+  hold the province's row lock.
 
 Each entry records the stream's previous event id (`prev`).
 
@@ -33,8 +36,14 @@ from django.db import connection, transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
-from incidents.domain.incidents import OPEN_STATUSES
-from incidents.domain.streams import district_stream, incident_stream, unit_stream
+from command_center.ops.store import count as ops_count
+from incidents.domain.incidents import OPEN_STATUSES, seen_by_province
+from incidents.domain.streams import (
+    district_stream,
+    incident_stream,
+    province_stream,
+    unit_stream,
+)
 from incidents.models import (
     Case,
     District,
@@ -42,6 +51,7 @@ from incidents.models import (
     EventLogHead,
     EventRelay,
     Incident,
+    Province,
     StreamEntry,
 )
 from incidents.policy import Actor
@@ -84,7 +94,12 @@ def event_record(
         payload.setdefault("status", incident.status)
         payload.setdefault("level", incident.level)
     streams = event_streams(district_id, case=case, incident=incident, units=units)
-    _lock_log(district_id)
+    province_id = None
+    if incident is not None and seen_by_province(incident.level, payload.get("level_before")):
+        province_id = _province_of(district_id)
+        if province_id is not None:
+            streams.append(province_stream(province_id))
+    _lock_log(district_id, province_id)
     event = Event.objects.create(
         district_id=district_id,
         case=case,
@@ -97,21 +112,23 @@ def event_record(
         data=payload,
         at=at or timezone.now(),
     )
-    last = dict(
-        StreamEntry.objects.filter(stream__in=streams)
-        .values("stream")
-        .annotate(last=Max("event_id"))
-        .values_list("stream", "last")
-    )
+    # One head per stream: `MAX` over a single stream reads one end of the (stream, event)
+    # index, where a grouped MAX over several streams reads every entry of them.
     StreamEntry.objects.bulk_create(
-        [StreamEntry(stream=s, event=event, prev=last.get(s) or 0) for s in streams]
+        [StreamEntry(stream=s, event=event, prev=stream_head(s)) for s in streams]
     )
     transaction.on_commit(partial(events_relay, district_id))
     return event
 
 
-def _lock_log(district_id: int) -> None:
-    """Hold the district's log lock until the transaction ends.
+def _province_of(district_id: int) -> int | None:
+    return District.objects.filter(pk=district_id).values_list("province_id", flat=True).first()
+
+
+def _lock_log(district_id: int, province_id: int | None = None) -> None:
+    """Hold the district's log lock until the transaction ends, and the province's row
+    too for an event of the province's stream (which spans districts), so that every
+    stream's event ids commit in id order. Always district first, then province.
 
     SQLite needs none: its write transactions (IMMEDIATE) already run one at a time.
     """
@@ -120,6 +137,8 @@ def _lock_log(district_id: int) -> None:
     if not EventLogHead.objects.select_for_update().filter(district_id=district_id).exists():
         EventLogHead.objects.get_or_create(district_id=district_id)
         EventLogHead.objects.select_for_update().filter(district_id=district_id).exists()
+    if province_id is not None:
+        Province.objects.select_for_update().filter(pk=province_id).exists()
 
 
 def event_streams(
@@ -210,6 +229,7 @@ def events_relay(district_id: int, *, batch: int = RELAY_BATCH) -> int:
             log.warning("events of district %s not relayed", district_id, exc_info=True)
             return relayed
         relayed += count
+        ops_count("events_published", count)
         if count < batch:
             return relayed
 

@@ -36,6 +36,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.http.request import validate_host
 from django.utils.translation import gettext as _
 
+from command_center.ops.store import ws_closed, ws_opened
 from incidents.domain.streams import user_group
 from incidents.errors import Forbidden, ServiceError
 from incidents.events import event_frame, stream_events, stream_head
@@ -129,6 +130,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         return self.actor
 
     # --- subclass hooks -------------------------------------------------------------
+    def identify(self, user: Any) -> Actor:
+        """The person behind an active account, or `Forbidden` (sync, in a thread)."""
+        return actor_for(user)
+
     def authorize(self, actor: Actor) -> str:
         """The stream `actor` may read here, or raise `Refused`/`Forbidden` (sync, in a thread)."""
         raise NotImplementedError
@@ -176,11 +181,13 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
                 "user": self.actor.username,
             }
         )
+        ws_opened(self)  # the WebSocket clients gauge of /metrics
         await self.joined()
         self.heartbeat = asyncio.create_task(self._beat())
         self.release = asyncio.create_task(self._release_later())
 
     async def disconnect(self, code: int) -> None:
+        ws_closed(self)
         for task in (self.heartbeat, self.release):
             if task is not None:
                 task.cancel()
@@ -237,7 +244,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             if fresh is None:
                 raise Refused(_("Authentication required."), CLOSE_UNAUTHENTICATED)
             try:
-                actor = actor_for(fresh)
+                actor = self.identify(fresh)
                 return actor, self.authorize(actor)
             except Forbidden as exc:
                 raise Refused(exc.detail) from None

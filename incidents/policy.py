@@ -12,6 +12,9 @@ named after `Role`; scope comes from the person's `Membership`.
 - reviewers only read;
 - an integration (110 dispatch, a hotline) registers complaints and sees what it registered.
 
+The provincial command (`province_actor_for`) belongs to no district: it reads its
+province's figures and its incidents of level II and above, and acts on nothing.
+
 Mass incidents: district-wide roles see all of them; a unit's liaison sees those in its town
 or that its unit takes part in; an integration sees those it reported. Command staff run
 them; a taking-part liaison and the reporting integration update the situation; everyone
@@ -21,6 +24,7 @@ in a room but reviewers and integrations may chat and acknowledge.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.db.models import Q, QuerySet
@@ -30,9 +34,19 @@ from incidents.domain import incidents as incident_rules
 from incidents.domain.lifecycle import TERMINAL_STATES, Action, Role, role_may
 from incidents.domain.streams import district_stream, unit_stream
 from incidents.errors import Forbidden
-from incidents.models import ACTION_LABELS, INCIDENT_ACTION_LABELS, Case, Incident, Membership
+from incidents.models import (
+    ACTION_LABELS,
+    INCIDENT_ACTION_LABELS,
+    Case,
+    Incident,
+    Membership,
+    ProvinceMembership,
+    Report,
+)
 
 DISTRICT_WIDE = frozenset({Role.COMMAND, Role.INSPECTOR, Role.REVIEWER})
+# The Django group of a province's command staff (not a district role: see `Role`).
+PROVINCE_GROUP = "province"
 # Roles that need the complainant's full phone and ID number to do their work.
 SEES_PERSONAL_DATA = frozenset({Role.COMMAND, Role.CLERK, Role.INSPECTOR})
 
@@ -46,6 +60,9 @@ class Actor:
     unit_id: int | None
     window_id: int | None
     window_unit_id: int | None
+    # Set for the provincial command only (`province_actor_for`), whose `district_id` is 0
+    # and `roles` empty: district-scoped reads give such a person nothing.
+    province_id: int | None = None
 
     @property
     def is_command(self) -> bool:
@@ -84,24 +101,54 @@ def actor_for(user: AbstractBaseUser | AnonymousUser) -> Actor:
     )
 
 
+def province_actor_for(user: AbstractBaseUser | AnonymousUser) -> Actor:
+    """The provincial command's person, or `Forbidden`: a member of the `province` group
+    with a `ProvinceMembership`. They read the province's figures and its incidents of
+    level II and above; they belong to no district and act on nothing there."""
+    if not user.is_authenticated:
+        raise Forbidden(_("Authentication required."))
+    membership = ProvinceMembership.objects.filter(user_id=user.pk).first()
+    in_group = Group.objects.filter(user__pk=user.pk, name=PROVINCE_GROUP).exists()
+    if membership is None or not in_group:
+        raise Forbidden(_("This account is not on a province's command staff."))
+    return Actor(
+        user_id=user.pk,
+        username=user.get_username(),
+        roles=frozenset(),
+        district_id=0,
+        unit_id=None,
+        window_id=None,
+        window_unit_id=None,
+        province_id=membership.province_id,
+    )
+
+
 def visible_cases(actor: Actor, cases: QuerySet[Case] | None = None) -> QuerySet[Case]:
     """The cases `actor` may see."""
     qs = (cases if cases is not None else Case.objects.all()).filter(district_id=actor.district_id)
     if actor.district_wide:
         return qs
-    scope = Q(pk__in=[])
+    # Each way of seeing a case is one indexed query of case ids, and the cases are those
+    # of their union: an OR across joins would make PostgreSQL read every case.
+    sources: list[QuerySet[Any]] = []
     if Role.CLERK in actor.roles:
         # What the clerk registered, wherever it came from (a hotline call taken at the desk).
-        scope |= Q(reports__created_by_id=actor.user_id)
+        sources.append(Report.objects.filter(created_by_id=actor.user_id).values("case_id"))
     if Role.CLERK in actor.roles and actor.window_id is not None:
-        scope |= Q(reports__window_id=actor.window_id)
+        sources.append(Report.objects.filter(window_id=actor.window_id).values("case_id"))
         if actor.window_unit_id is not None:
-            scope |= Q(town_id=actor.window_unit_id)
+            sources.append(Case.objects.filter(town_id=actor.window_unit_id).values("pk"))
     if Role.LIAISON in actor.roles and actor.unit_id is not None:
-        scope |= Q(responsible_unit_id=actor.unit_id) | Q(assisting_units=actor.unit_id)
+        sources.append(Case.objects.filter(responsible_unit_id=actor.unit_id).values("pk"))
+        sources.append(
+            Case.assisting_units.through.objects.filter(unit_id=actor.unit_id).values("case_id")
+        )
     if Role.INTEGRATION in actor.roles:
-        scope |= Q(reports__created_by_id=actor.user_id)
-    return qs.filter(pk__in=Case.objects.filter(scope).values("pk"))
+        sources.append(Report.objects.filter(created_by_id=actor.user_id).values("case_id"))
+    if not sources:
+        return qs.none()
+    first, *rest = (source.order_by() for source in sources)
+    return qs.filter(pk__in=first.union(*rest) if rest else first)
 
 
 def can_view_case(actor: Actor, case: Case) -> bool:

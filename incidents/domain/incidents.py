@@ -29,6 +29,15 @@ class Level(StrEnum):
 
 # From the least grave to the gravest.
 LEVELS_ASCENDING = (Level.IV, Level.III, Level.II, Level.I)
+# Incidents the province's command watches live: level II (重大) and above.
+PROVINCE_LEVELS = frozenset({Level.I, Level.II})
+
+
+def seen_by_province(level: str, level_before: str | None = None) -> bool:
+    """Whether an incident's event reaches the province's stream: the incident is of level
+    II or above, or the event is the one that lowered it from there (so that the province's
+    screens learn it left their watch)."""
+    return level in PROVINCE_LEVELS or (level_before or "") in PROVINCE_LEVELS
 
 
 class Status(StrEnum):

@@ -7,6 +7,11 @@ def district_stream(district_id: int) -> str:
     return f"district.{district_id}"
 
 
+def province_stream(province_id: int) -> str:
+    """The gravest incidents (level II and above) of every district of a province."""
+    return f"province.{province_id}"
+
+
 def unit_stream(unit_id: int) -> str:
     return f"unit.{unit_id}"
 

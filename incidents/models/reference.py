@@ -24,9 +24,34 @@ class BilingualName(models.Model):
         return self.name_en if (get_language() or "").startswith("en") else self.name_zh
 
 
+class Province(BilingualName):
+    """A province (or a city) that runs several districts in one deployment.
+
+    Its command staff (`ProvinceMembership`) see aggregates across its districts and the
+    gravest incidents live; they act on nothing in a district.
+    """
+
+    code = models.SlugField(unique=True, max_length=40)
+
+    class Meta:
+        verbose_name = _("province")
+        verbose_name_plural = _("provinces")
+
+    def __str__(self) -> str:
+        return self.name_zh
+
+
 class District(BilingualName):
     code = models.SlugField(unique=True, max_length=40)
     case_prefix = models.CharField(max_length=8, help_text="Prefix of case numbers, e.g. NX")
+    province = models.ForeignKey(
+        Province,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="districts",
+        verbose_name=_("province"),
+    )
 
     class Meta:
         verbose_name = _("district")
@@ -120,6 +145,23 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.district.code}"
+
+
+class ProvinceMembership(models.Model):
+    """A member of a province's command staff (with the `province` group): reads the
+    province's figures and its grave incidents, belongs to no district."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="province_membership"
+    )
+    province = models.ForeignKey(Province, on_delete=models.PROTECT, related_name="members")
+
+    class Meta:
+        verbose_name = _("province membership")
+        verbose_name_plural = _("province memberships")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.province.code}"
 
 
 class RoutingRule(models.Model):

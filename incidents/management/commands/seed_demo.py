@@ -1,4 +1,5 @@
-"""Load the demo district: reference data (upserted) and, once, a year of demo cases."""
+"""Load the demo: Nanxun district's reference data (upserted) and, once, a year of demo
+cases; Wuxing district beside it with fewer cases; the province over both."""
 
 from __future__ import annotations
 
@@ -16,11 +17,21 @@ from playbooks.services import playbooks_install_defaults
 
 
 class Command(BaseCommand):
-    help = "Load the Nanxun demo data. Safe to run again: nothing is duplicated."
+    help = (
+        "Load the demo data (Nanxun and Wuxing districts, Zhejiang province). "
+        "Safe to run again: nothing is duplicated."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--cases", type=int, default=300, help="demo cases to make once")
         parser.add_argument("--seed", type=int, default=2026)
+        parser.add_argument(
+            "--second-cases",
+            type=int,
+            default=None,
+            help="demo cases to make once in the second district (Wuxing); "
+            "default: a fifth of --cases, at least 10",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         district = demo.load_reference()
@@ -41,6 +52,18 @@ class Command(BaseCommand):
         readings = load_risk_demo(district)
         # The months the demo cases span are over: their rankings close and strikes are given.
         closed = rankings_close(district_id=district.pk, now=timezone.now())
+        second = demo.load_reference(spec=demo.WUXING)
+        load_duty(second, today=timezone.localdate(), phone_block="137", command="command_wuxing")
+        playbooks_install_defaults(district_id=second.pk)
+        made_second = demo.load_cases(
+            second,
+            count=options["second_cases"] or max(10, total // 5),
+            seed=options["seed"] + 7,
+            spec=demo.WUXING,
+        )
+        rankings_close(district_id=second.pk, now=timezone.now())
+        province = demo.load_province([district, second])
+        demo.load_grave_incident(second, demo.WUXING)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo district {district.code}: reference data loaded; "
@@ -48,5 +71,7 @@ class Command(BaseCommand):
                 f"{places} map landmarks; {readings} indicator readings; "
                 f"{len(closed)} ranking months closed; "
                 + (f"{made} demo cases made." if made else "demo cases already present.")
+                + f" Second district {second.code}: {made_second} demo cases made;"
+                f" province {province.code} over both."
             )
         )
