@@ -9,8 +9,8 @@ kept and the refused ones listed.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.db import transaction
@@ -19,10 +19,11 @@ from django.utils import timezone
 from alerts.domain.indicators import ParsedReading, ReadingError, reading_parse
 from alerts.services.common import local_day
 from alerts.services.risk import SubjectCache, readings_store, scoring_schedule
+from command_center.csv_import import MAX_LISTED as MAX_LISTED
+from command_center.csv_import import RowRefusals, csv_rows, row_cells
 
 REQUIRED = ("source", "id", "credit_code", "project", "indicator", "period", "value")
 OPTIONAL = ("reported_at",)
-MAX_LISTED = 200  # refused rows listed one by one; the rest are counted
 MAX_CELL = 1000  # characters: no cell of a reading is longer
 
 
@@ -35,20 +36,11 @@ class ImportRefused(Exception):
 
 
 @dataclass
-class ImportReport:
-    rows: int = 0
+class ImportReport(RowRefusals):
     accepted: int = 0
     duplicates: int = 0
-    refused: int = 0
     registered: int = 0
     subjects: int = 0
-    errors: list[str] = field(default_factory=list)
-    file_error: str = ""
-
-    def refuse(self, line: int, name: str, message: str) -> None:
-        self.refused += 1
-        if len(self.errors) < MAX_LISTED:
-            self.errors.append(f"line {line}: {name}: {message}")
 
     def summary(self) -> str:
         if self.file_error:
@@ -69,33 +61,6 @@ def _reported_at(raw: str) -> datetime | None:
     if value.tzinfo is None:
         raise ReadingError("reported_at", "needs a time zone (e.g. +08:00)")
     return value
-
-
-def _rows(
-    lines: Iterable[str], report: ImportReport
-) -> Iterator[tuple[int, dict[str, str | None]]]:
-    reader = csv.DictReader(lines)
-    if reader.fieldnames is None:
-        report.file_error = "The file is empty: it has no header line."
-        return
-    header = [h.strip() for h in reader.fieldnames]
-    twice = sorted({h for h in header if header.count(h) > 1})
-    if twice:
-        report.file_error = f"The header names a column twice: {', '.join(twice)}."
-        return
-    missing = [c for c in REQUIRED if c not in header]
-    unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
-    if missing or unknown:
-        parts = []
-        if missing:
-            parts.append(f"missing columns: {', '.join(missing)}")
-        if unknown:
-            parts.append(f"unknown columns: {', '.join(unknown)}")
-        report.file_error = "The header is wrong (" + "; ".join(parts) + ")."
-        return
-    reader.fieldnames = header
-    for row in reader:
-        yield reader.line_num, row
 
 
 def readings_import(
@@ -120,7 +85,7 @@ def readings_import(
     with transaction.atomic():
         batch: list[tuple[int, ParsedReading]] = []
         try:
-            for line, row in _rows(lines, report):
+            for line, row in csv_rows(lines, report, required=REQUIRED, optional=OPTIONAL):
                 report.rows += 1
                 parsed = _parse(line, row, today, report)
                 if parsed is not None:
@@ -131,13 +96,8 @@ def readings_import(
                 if progress is not None and report.rows % batch_size == 0:
                     progress(report.rows)
             _store(district_id, batch, now, cache, report, subjects)
-        except UnicodeDecodeError as exc:
-            report.file_error = (
-                f"The file is not UTF-8 text (near row {report.rows + 1}: {exc.reason}); "
-                "save it as UTF-8 (files from Excel in China are often GBK)."
-            )
-        except csv.Error as exc:
-            report.file_error = f"The file is not valid CSV (row {report.rows + 1}): {exc}"
+        except (UnicodeDecodeError, csv.Error) as exc:
+            report.file_failed(exc)
         if progress is not None:
             progress(report.rows)
         report.registered = cache.registered
@@ -152,13 +112,8 @@ def readings_import(
 def _parse(
     line: int, row: dict[str, str | None], today: date, report: ImportReport
 ) -> ParsedReading | None:
-    if None in row or any(v is None for v in row.values()):
-        report.refuse(line, "row", "has a different number of cells than the header")
-        return None
-    cells = {k: (v or "") for k, v in row.items() if k is not None}
-    long = next((k for k, v in cells.items() if len(v) > MAX_CELL), None)
-    if long is not None:
-        report.refuse(line, long, f"is longer than {MAX_CELL} characters")
+    cells = row_cells(line, row, report, max_cell=MAX_CELL)
+    if cells is None:
         return None
     try:
         return reading_parse(

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from alerts.services.indicator_import import (
-    MAX_LISTED,
     OPTIONAL,
     REQUIRED,
     ImportRefused,
     readings_import,
 )
+from command_center.csv_import import MAX_LISTED, ProgressBar, data_lines
 from incidents.management.district import district_option
-
-BAR = 30
 
 
 class Command(BaseCommand):
@@ -48,26 +45,10 @@ class Command(BaseCommand):
         if options["batch"] < 1:
             raise CommandError("--batch must be at least 1.")
         try:
-            with path.open("rb") as raw:
-                total = max(0, sum(1 for _ in raw) - 1)
+            total = data_lines(path)
         except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc}") from exc
-        started = time.monotonic()
-        interactive = sys.stderr.isatty()
-
-        def progress(done: int) -> None:
-            share = done / total if total else 1.0
-            filled = int(BAR * min(share, 1.0))
-            rate = done / max(time.monotonic() - started, 1e-6)
-            line = (
-                f"[{'#' * filled}{'.' * (BAR - filled)}] {share:4.0%} "
-                f"{done:,}/{total:,} rows, {rate:,.0f}/s"
-            )
-            self.stderr.write(
-                ("\r" if interactive else "") + line, ending="" if interactive else "\n"
-            )
-            self.stderr.flush()
-
+        progress = ProgressBar(self.stderr, total, interactive=sys.stderr.isatty())
         try:
             with path.open(encoding="utf-8-sig", newline="") as lines:
                 report = readings_import(
@@ -78,14 +59,12 @@ class Command(BaseCommand):
                     batch_size=options["batch"],
                 )
         except ImportRefused as exc:
-            if interactive:
-                self.stderr.write("")
+            progress.end()
             self._list(exc.report.errors, exc.report.refused)
             raise CommandError(f"{exc.report.summary().rstrip('.')}: nothing imported.") from exc
         except OSError as exc:
             raise CommandError(f"Cannot read {path}: {exc}") from exc
-        if interactive:
-            self.stderr.write("")
+        progress.end()
         self._list(report.errors, report.refused)
         self.stdout.write(
             self.style.SUCCESS(
