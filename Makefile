@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 # PostgreSQL used by the second test run (CI starts it; elsewhere it is skipped if absent).
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/hub
 
-.PHONY: install run serve migrate demo lint format test test-sqlite test-postgres bench messages clean
+.PHONY: install run run-prod serve migrate demo lint format test test-sqlite test-postgres bench load backup restore messages clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ run: demo
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	@echo "Serving the hub on http://$(HOST):$(PORT)  (log in as clerk_lianshi / demo)"
 	$(BIN)/uvicorn command_center.asgi:application --host $(HOST) --port $(PORT) --lifespan on
+
+## make run-prod: the production stack on this machine (PostgreSQL of DATABASE_URL, Redis of
+## REDIS_URL): migrate, collectstatic, WEB_WORKERS ASGI processes on PORT, Celery worker and beat
+run-prod: install
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/python scripts/run_prod.py
 
 lint: install
 	$(BIN)/ruff check .
@@ -57,9 +62,30 @@ test-postgres: install
 		echo "SKIPPED: PostgreSQL run, no server at $(TEST_POSTGRES_URL) (set TEST_POSTGRES_URL)."; \
 	fi
 
-## make bench: every benchmark under tests/bench, each figure beside its same-run baseline
+## make bench: every benchmark under tests/bench, each figure beside its same-run baseline,
+## as one table in var/bench.md (BENCH_ARGS="--only reports --quick" for a subset or a smoke run)
 bench: install
-	@for script in tests/bench/bench_*.py; do env -u DATABASE_URL $(BIN)/python $$script || exit 1; done
+	mkdir -p var
+	env -u DATABASE_URL $(BIN)/python tests/bench/run_all.py $(BENCH_ARGS)
+
+## make load: LOAD_CLIENTS dashboards on 2 ASGI processes while LOAD_RATE cases a second are
+## registered through the API for LOAD_SECONDS (needs PostgreSQL and Redis; --help for more)
+LOAD_CLIENTS ?= 500
+LOAD_SECONDS ?= 300
+LOAD_RATE ?= 2
+load: install
+	env -u DATABASE_URL $(BIN)/python tests/bench/bench_load_ws.py --clients $(LOAD_CLIENTS) \
+		--seconds $(LOAD_SECONDS) --rate $(LOAD_RATE) $(LOAD_ARGS)
+
+## make backup: the database and MEDIA_ROOT into a new folder under BACKUP_DIR, with a manifest
+## make restore FROM=<backup folder>: verify its checksums and restore it (YES=1 replaces data)
+BACKUP_DIR ?= var/backups
+backup: install
+	$(BIN)/python manage.py backup --output "$(BACKUP_DIR)"
+
+restore: install
+	@test -n "$(FROM)" || { echo "Give the backup folder: make restore FROM=..."; exit 2; }
+	$(BIN)/python manage.py restore "$(FROM)" $(if $(YES),--yes,)
 
 ## make messages: refresh the zh-Hans catalogue after changing user-facing strings
 messages: install

@@ -84,14 +84,13 @@ def open_by_state(actor: Actor) -> list[dict[str, Any]]:
 
 
 def open_by_unit(actor: Actor, *, now: datetime) -> list[dict[str, Any]]:
-    late = Q(clocks__status=Clock.Status.OVERDUE) | Q(
-        clocks__status=Clock.Status.RUNNING, clocks__due_at__lt=now
-    )
+    # Lateness as an EXISTS per open case (the live clocks' index), not a join with every
+    # clock: the join made PostgreSQL read the whole clocks table (2M rows for 1M cases).
     rows = (
         visible_cases(actor)
         .filter(state__in=OPEN)
         .values("responsible_unit__code")
-        .annotate(n=Count("pk", distinct=True), late=Count("pk", filter=late, distinct=True))
+        .annotate(n=Count("pk"), late=Count("pk", filter=selectors.overdue_q(now)))
         .order_by("-n", "responsible_unit__code")
     )
     names = {u.code: u.name for u in selectors.units_of(actor.district_id)}

@@ -187,6 +187,8 @@ class Case(models.Model):
             models.Index(fields=["responsible_unit", "state"], name="case_unit_state_idx"),
             models.Index(fields=["district", "-received_at"], name="case_received_idx"),
             models.Index(fields=["district", "finished_at"], name="case_finished_idx"),
+            # The case list filtered by channel, and its count (EXPLAIN on 1,000,000 cases).
+            models.Index(fields=["district", "channel", "-received_at"], name="case_channel_idx"),
             models.Index(
                 fields=["district", "created_at"],
                 name="case_unfinished_idx",

@@ -69,6 +69,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.bench import table  # noqa: E402
 from tests.bench.bare_fanout_app import (  # noqa: E402
     BARE_GROUP,
     BARE_PATH,
@@ -1172,6 +1173,14 @@ def print_pair(layer: str, app: Result, bare: Result, vendor: str, compression: 
     for name, q in (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100)):
         a, b = app.headline(q), bare.headline(q)
         print(f"| {name} | {ms(a)} | {ms(b)} | {ratio(a, b)} |")
+        table.record(
+            "live_fanout",
+            f"`{layer}`: {name} latency of `case.registered` to {app.clients} dashboards "
+            f"({app.rounds} rounds; missing {app.missing} of {app.expected})",
+            ms(a),
+            f"{ms(b)} (bare Channels fan-out)",
+            ratio(a, b),
+        )
     print(
         f"| missing frames (both kinds) | {app.missing} of {app.expected} | "
         f"{bare.missing} of {bare.expected} | – |"
@@ -1257,6 +1266,13 @@ def print_capacity(
             f"{slo_ms:.0f} ms, {first_fail.missing} missing)"
         )
     text = f"Capacity ({layer}, 2 processes, 95% of frames within {slo_ms:.0f} ms): {headline}"
+    table.record(
+        "live_fanout",
+        f"`{layer}`: capacity on 2 app processes, 95% of frames within {slo_ms:.0f} ms",
+        headline,
+        "–",
+        "–",
+    )
     print(f"\n**{text}**")
     return text
 

@@ -87,9 +87,10 @@ from incidents.services import local_tz  # noqa: E402
 from maps import pages, rendering  # noqa: E402
 from maps.demo import load_map_reference  # noqa: E402
 from maps.selectors import OPEN_STATE_VALUES  # noqa: E402
+from tests.bench import table  # noqa: E402
 from tests.factories import credit_code  # noqa: E402
 
-CASES = 10_000
+CASES = 500 if os.environ.get("BENCH_QUICK") == "1" else 10_000
 REPEAT = 3
 SPREAD = 0.03  # degrees around a town's centre
 GZIP_LEVEL = 6  # django.utils.text.compress_string's
@@ -537,6 +538,7 @@ def main() -> None:
         print("|---|---|---|---|")
         for row in rows:
             print("| " + " | ".join(row) + " |")
+            table.record("maps", *row)
         if skipped:
             print(f"\nbrowser: skipped ({skipped})")
     finally:

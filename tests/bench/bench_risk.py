@@ -68,9 +68,10 @@ from alerts.services import risk as service  # noqa: E402
 from alerts.services.common import local_tz  # noqa: E402
 from incidents import demo  # noqa: E402
 from incidents.models import Enterprise, Unit  # noqa: E402
+from tests.bench import table  # noqa: E402
 from tests.factories import credit_code  # noqa: E402
 
-SUBJECTS = 10_000
+SUBJECTS = 300 if os.environ.get("BENCH_QUICK") == "1" else 10_000
 MONTHS = [date(2025, m, 1) for m in range(1, 13)]
 # indicator: (source, per-worker level of a month)
 INDICATORS: dict[Indicator, tuple[str, float]] = {
@@ -438,6 +439,7 @@ def main() -> None:
         print("|---|---|---|---|")
         for row in rows:
             print("| " + " | ".join(row) + " |")
+            table.record("risk", *row)
         print()
         for note in notes:
             print(note)

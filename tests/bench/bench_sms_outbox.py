@@ -82,6 +82,7 @@ from tests.alerts.test_worker_crash import (  # noqa: E402
     worker_env,
     workers_stop,
 )
+from tests.bench import table as bench_table  # noqa: E402
 from tests.fakes.twilio_server import ReceivedMessage  # noqa: E402
 
 RATE_KEY = "hub:sms:rate"  # alerts.ratelimit.RedisRateLimiter's key
@@ -327,6 +328,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(table(runs, args.rate)))
         baseline, shared, alone = runs
         ratio = shared.achieved_rate / baseline.achieved_rate
+        for run in (shared, alone):
+            bench_table.record(
+                "sms_outbox",
+                f"{run.label}: achieved rate, {args.messages} messages at {args.rate:g}/s "
+                f"(max in 1 s: {run.max_in_window}; lost {len(run.losses)}, "
+                f"twice {len(run.duplicates)})",
+                f"{run.achieved_rate:.2f}/s",
+                f"{baseline.achieved_rate:.2f}/s ({baseline.label})",
+                f"{run.achieved_rate / baseline.achieved_rate:.3f}x",
+            )
         print(
             f"\nShared limiter against the baseline: {shared.achieved_rate:.2f}/s against "
             f"{baseline.achieved_rate:.2f}/s, ratio {ratio:.3f}."
