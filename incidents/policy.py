@@ -24,7 +24,6 @@ in a room but reviewers and integrations may chat and acknowledge.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.db.models import Q, QuerySet
@@ -41,7 +40,6 @@ from incidents.models import (
     Incident,
     Membership,
     ProvinceMembership,
-    Report,
 )
 
 DISTRICT_WIDE = frozenset({Role.COMMAND, Role.INSPECTOR, Role.REVIEWER})
@@ -128,27 +126,19 @@ def visible_cases(actor: Actor, cases: QuerySet[Case] | None = None) -> QuerySet
     qs = (cases if cases is not None else Case.objects.all()).filter(district_id=actor.district_id)
     if actor.district_wide:
         return qs
-    # Each way of seeing a case is one indexed query of case ids, and the cases are those
-    # of their union: an OR across joins would make PostgreSQL read every case.
-    sources: list[QuerySet[Any]] = []
+    scope = Q(pk__in=[])
     if Role.CLERK in actor.roles:
         # What the clerk registered, wherever it came from (a hotline call taken at the desk).
-        sources.append(Report.objects.filter(created_by_id=actor.user_id).values("case_id"))
+        scope |= Q(reports__created_by_id=actor.user_id)
     if Role.CLERK in actor.roles and actor.window_id is not None:
-        sources.append(Report.objects.filter(window_id=actor.window_id).values("case_id"))
+        scope |= Q(reports__window_id=actor.window_id)
         if actor.window_unit_id is not None:
-            sources.append(Case.objects.filter(town_id=actor.window_unit_id).values("pk"))
+            scope |= Q(town_id=actor.window_unit_id)
     if Role.LIAISON in actor.roles and actor.unit_id is not None:
-        sources.append(Case.objects.filter(responsible_unit_id=actor.unit_id).values("pk"))
-        sources.append(
-            Case.assisting_units.through.objects.filter(unit_id=actor.unit_id).values("case_id")
-        )
+        scope |= Q(responsible_unit_id=actor.unit_id) | Q(assisting_units=actor.unit_id)
     if Role.INTEGRATION in actor.roles:
-        sources.append(Report.objects.filter(created_by_id=actor.user_id).values("case_id"))
-    if not sources:
-        return qs.none()
-    first, *rest = (source.order_by() for source in sources)
-    return qs.filter(pk__in=first.union(*rest) if rest else first)
+        scope |= Q(reports__created_by_id=actor.user_id)
+    return qs.filter(pk__in=Case.objects.filter(scope).values("pk"))
 
 
 def can_view_case(actor: Actor, case: Case) -> bool:
