@@ -1,14 +1,22 @@
 // The live dashboard: new events go to the top of the feed at once; the figures are
 // fetched again (htmx) a moment after events stop arriving, so a burst costs one request.
-import { LiveStream, clock, el, labels, showStatus, tickElapsed } from "./live.js";
+import {
+  LiveStream,
+  clock,
+  el,
+  labels,
+  prependEvent,
+  refresher,
+  showStatus,
+  tickElapsed,
+} from "./live.js";
 
-const REFRESH_AFTER_MS = 1500;
 const FEED_LENGTH = 50;
 
 const text = labels();
 const board = document.getElementById("dashboard");
 const feed = document.getElementById("event-feed");
-let refreshTimer = null;
+const refreshSoon = refresher("#panels");
 
 function link(href, label) {
   return el("a", { href }, label);
@@ -36,20 +44,10 @@ function feedItem(frame) {
   );
 }
 
-function refreshSoon() {
-  window.clearTimeout(refreshTimer);
-  refreshTimer = window.setTimeout(() => {
-    if (window.htmx) window.htmx.trigger("#panels", "hub-refresh");
-  }, REFRESH_AFTER_MS + Math.random() * 500);
-}
-
 function onEvent(frame) {
   // The dashboard's map (static/js/map.js) follows the same stream.
   document.dispatchEvent(new CustomEvent("hub:event", { detail: frame }));
-  const empty = feed.querySelector(".empty");
-  if (empty) empty.remove();
-  feed.prepend(feedItem(frame));
-  while (feed.children.length > FEED_LENGTH) feed.lastElementChild.remove();
+  prependEvent(feed, feedItem(frame), FEED_LENGTH);
   refreshSoon();
 }
 

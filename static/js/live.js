@@ -134,3 +134,23 @@ export function tickElapsed() {
   render();
   window.setInterval(render, 30000);
 }
+
+// A feed of events, newest first, at most `length` items; its "nothing yet" line goes.
+export function prependEvent(feed, item, length) {
+  const empty = feed.querySelector(".empty");
+  if (empty) empty.remove();
+  feed.prepend(item);
+  while (feed.children.length > length) feed.lastElementChild.remove();
+}
+
+// Fetch the panels at `selector` again (htmx "hub-refresh") a moment after events stop
+// arriving, so that a burst of events costs one request.
+export function refresher(selector, waitMs = 1500) {
+  let timer = null;
+  return () => {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(() => {
+      if (window.htmx) window.htmx.trigger(selector, "hub-refresh");
+    }, waitMs + Math.random() * 500);
+  };
+}

@@ -1,8 +1,16 @@
 // The province's page: events of its districts' grave incidents (level II and above) go to
 // the top of the feed at once; the figures are fetched again (htmx) once events pause.
-import { LiveStream, clock, el, labels, showStatus, tickElapsed } from "./live.js";
+import {
+  LiveStream,
+  clock,
+  el,
+  labels,
+  prependEvent,
+  refresher,
+  showStatus,
+  tickElapsed,
+} from "./live.js";
 
-const REFRESH_AFTER_MS = 1500;
 const FEED_LENGTH = 50;
 
 const text = labels();
@@ -10,7 +18,7 @@ const page = document.getElementById("province");
 const feed = document.getElementById("event-feed");
 const districtsNode = document.getElementById("incident-districts");
 const districts = districtsNode ? JSON.parse(districtsNode.textContent) : {};
-let refreshTimer = null;
+const refreshSoon = refresher("#panels");
 
 function feedItem(frame) {
   const data = frame.data || {};
@@ -33,18 +41,8 @@ function feedItem(frame) {
   );
 }
 
-function refreshSoon() {
-  window.clearTimeout(refreshTimer);
-  refreshTimer = window.setTimeout(() => {
-    if (window.htmx) window.htmx.trigger("#panels", "hub-refresh");
-  }, REFRESH_AFTER_MS + Math.random() * 500);
-}
-
 function onEvent(frame) {
-  const empty = feed.querySelector(".empty");
-  if (empty) empty.remove();
-  feed.prepend(feedItem(frame));
-  while (feed.children.length > FEED_LENGTH) feed.lastElementChild.remove();
+  prependEvent(feed, feedItem(frame), FEED_LENGTH);
   refreshSoon();
 }
 
