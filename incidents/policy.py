@@ -135,7 +135,10 @@ def visible_cases(actor: Actor, cases: QuerySet[Case] | None = None) -> QuerySet
         if actor.window_unit_id is not None:
             scope |= Q(town_id=actor.window_unit_id)
     if Role.LIAISON in actor.roles and actor.unit_id is not None:
-        scope |= Q(responsible_unit_id=actor.unit_id) | Q(assisting_units=actor.unit_id)
+        # The assisted cases by their own table: an OR across a join of the assisting units
+        # would make every case a row of the join before filtering.
+        assisted = Case.assisting_units.through.objects.filter(unit_id=actor.unit_id)
+        scope |= Q(responsible_unit_id=actor.unit_id) | Q(pk__in=assisted.values("case_id"))
     if Role.INTEGRATION in actor.roles:
         scope |= Q(reports__created_by_id=actor.user_id)
     return qs.filter(pk__in=Case.objects.filter(scope).values("pk"))

@@ -77,6 +77,17 @@ MUST_READ_ALL: dict[str, str] = {
     "cases_not_overdue": "its count is of every case without a late clock: NOT EXISTS visits "
     "every case of the district, and a scan of the table is the cheapest way to",
 }
+# Scenarios whose total count alone may read the table (the page itself must use indexes):
+# the housing bureau's liaison sees a fifth of the data set's cases.
+COUNT_MAY_READ_ALL: dict[str, str] = {
+    name: "only its total count, of the 21% of all cases the housing bureau leads or "
+    "assists: reading a fifth of the table is cheapest as a scan; the page uses indexes"
+    for name in ("cases_liaison", "cases_liaison_deep")
+}
+
+
+def is_count(sql: str) -> bool:
+    return sql.lstrip().upper().startswith("SELECT COUNT(*)")
 
 
 def log(message: str) -> None:
@@ -502,6 +513,12 @@ def main() -> int:
         indexes = sorted({i for s in scenario.statements for i in s.indexes})
         scans = scenario.seq_scans
         allowed = MUST_READ_ALL.get(scenario.name)
+        if (
+            scans
+            and scenario.name in COUNT_MAY_READ_ALL
+            and all(is_count(s.sql) for s in scenario.statements if s.seq_scans)
+        ):
+            allowed = COUNT_MAY_READ_ALL[scenario.name]
         if scans and not allowed:
             unexpected.append(f"{scenario.name}: {'; '.join(scans)}")
         seq = "no" if not scans else ("allowed: " + allowed if allowed else "**yes**")
