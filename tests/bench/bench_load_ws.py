@@ -85,12 +85,15 @@ from tests.bench.bench_live_fanout import (  # noqa: E402
     Server,
     clients_close,
     clients_open,
+    cores,
     database_create,
     hub_env,
     load_average,
     manage,
+    ms,
     percentile,
     raise_fd_limit,
+    ratio,
     redis_check,
     redis_flush,
     terminated,
@@ -585,20 +588,6 @@ class Load:
 # --- report -----------------------------------------------------------------------------
 
 
-def ms(value: float) -> str:
-    return "–" if math.isnan(value) else f"{value:.1f} ms"
-
-
-def ratio(a: float, b: float) -> str:
-    if math.isnan(a) or math.isnan(b) or b <= 0:
-        return "–"
-    return f"{a / b:.2f}x"
-
-
-def core(value: float) -> str:
-    return "–" if math.isnan(value) else f"{value * 100:.0f}% of a core"
-
-
 def mib(kib: float) -> str:
     return "–" if math.isnan(kib) else f"{kib / 1024:.1f} MiB"
 
@@ -690,14 +679,14 @@ def report(
     )
     row(
         "servers' CPU, both processes (first POST to last frame)",
-        core(load.server_cpu),
-        core(base.server_cpu),
+        cores(load.server_cpu),
+        cores(base.server_cpu),
         ratio(load.server_cpu, base.server_cpu),
     )
     row(
         "driver's CPU (this process)",
-        core(load.driver_cpu),
-        core(base.driver_cpu),
+        cores(load.driver_cpu),
+        cores(base.driver_cpu),
         ratio(load.driver_cpu, base.driver_cpu),
     )
     replays = sum(findings.replays.values())
