@@ -37,6 +37,7 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from command_center.ops.store import count as ops_count
+from incidents.domain import chain
 from incidents.domain.incidents import OPEN_STATUSES, seen_by_province
 from incidents.domain.streams import (
     district_stream,
@@ -99,24 +100,28 @@ def event_record(
         province_id = _province_of(district_id)
         if province_id is not None:
             streams.append(province_stream(province_id))
-    _lock_log(district_id, province_id)
-    event = Event.objects.create(
-        district_id=district_id,
-        case=case,
-        incident=incident,
-        kind=kind,
-        actor_id=actor.user_id if actor else None,
-        reason=reason,
-        before=before,
-        after=after,
-        data=payload,
-        at=at or timezone.now(),
-    )
-    # One head per stream: `MAX` over a single stream reads one end of the (stream, event)
-    # index, where a grouped MAX over several streams reads every entry of them.
-    StreamEntry.objects.bulk_create(
-        [StreamEntry(stream=s, event=event, prev=stream_head(s)) for s in streams]
-    )
+    with transaction.atomic():
+        head = _lock_log(district_id, province_id)
+        event = Event(
+            district_id=district_id,
+            case=case,
+            incident=incident,
+            kind=kind,
+            actor_id=actor.user_id if actor else None,
+            reason=reason,
+            before=before,
+            after=after,
+            data=payload,
+            at=at or timezone.now(),
+        )
+        chain_seal(head, [event])
+        event.save(force_insert=True)
+        chain_advance(head, event)
+        # One head per stream: `MAX` over a single stream reads one end of the (stream, event)
+        # index, where a grouped MAX over several streams reads every entry of them.
+        StreamEntry.objects.bulk_create(
+            [StreamEntry(stream=s, event=event, prev=stream_head(s)) for s in streams]
+        )
     transaction.on_commit(partial(events_relay, district_id))
     return event
 
@@ -125,20 +130,62 @@ def _province_of(district_id: int) -> int | None:
     return District.objects.filter(pk=district_id).values_list("province_id", flat=True).first()
 
 
-def _lock_log(district_id: int, province_id: int | None = None) -> None:
+def _lock_log(district_id: int, province_id: int | None = None) -> EventLogHead:
     """Hold the district's log lock until the transaction ends, and the province's row
     too for an event of the province's stream (which spans districts), so that every
     stream's event ids commit in id order. Always district first, then province.
 
-    SQLite needs none: its write transactions (IMMEDIATE) already run one at a time.
+    Returns the district's log head (the end of its hash chain). SQLite takes no row
+    locks: its write transactions (IMMEDIATE) already run one at a time.
     """
-    if not connection.features.has_select_for_update:
-        return
-    if not EventLogHead.objects.select_for_update().filter(district_id=district_id).exists():
+    locking = connection.features.has_select_for_update
+    heads = EventLogHead.objects.select_for_update() if locking else EventLogHead.objects.all()
+    head = heads.filter(district_id=district_id).first()
+    if head is None:
         EventLogHead.objects.get_or_create(district_id=district_id)
-        EventLogHead.objects.select_for_update().filter(district_id=district_id).exists()
-    if province_id is not None:
+        head = heads.get(district_id=district_id)
+    if locking and province_id is not None:
         Province.objects.select_for_update().filter(pk=province_id).exists()
+    return head
+
+
+def lock_log(district_id: int) -> EventLogHead:
+    """Take the district's log lock for writers that insert events themselves (the case
+    import); they seal them with `chain_seal` and end with `chain_advance`."""
+    return _lock_log(district_id)
+
+
+def chain_seal(head: EventLogHead, events: list[Event]) -> None:
+    """Seal unsaved `events`, in the order they will be inserted, onto the district's hash
+    chain: each gets the previous one's hash and its own. The caller holds the log lock
+    (`lock_log`) and inserts them in this order in the same transaction."""
+    prev = head.last_hash or chain.GENESIS
+    for event in events:
+        event.prev_hash = prev
+        event.hash = chain.digest(prev, sealed(event))
+        prev = event.hash
+
+
+def chain_advance(head: EventLogHead, last: Event) -> None:
+    """Move the district's log head to `last`, the newest event inserted (its id set)."""
+    head.last_event_id, head.last_hash = last.pk, last.hash
+    EventLogHead.objects.filter(pk=head.pk).update(last_event_id=last.pk, last_hash=last.hash)
+
+
+def sealed(event: Event) -> chain.Sealed:
+    """What the hash of `event` covers."""
+    return chain.Sealed(
+        district_id=event.district_id,
+        kind=event.kind,
+        at=event.at,
+        actor_id=event.actor_id,
+        case_id=event.case_id,
+        incident_id=event.incident_id,
+        reason=event.reason,
+        before=event.before,
+        after=event.after,
+        data=event.data,
+    )
 
 
 def event_streams(

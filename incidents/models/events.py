@@ -39,6 +39,11 @@ class Event(models.Model):
     before = models.CharField(max_length=20, blank=True)
     after = models.CharField(max_length=20, blank=True)
     data = models.JSONField(default=dict)
+    # The hash chain (`incidents.domain.chain`): the district's previous event's hash, and
+    # this event's, over its content and `prev_hash`. Written once; the database refuses
+    # updates and deletes of events (`incidents.event_guard`).
+    prev_hash = models.CharField(max_length=64, blank=True, editable=False)
+    hash = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]
@@ -74,9 +79,12 @@ class StreamEntry(models.Model):
 
 
 class EventLogHead(models.Model):
-    """The write lock of a district's log: held from an event's insert to its commit."""
+    """The write lock of a district's log, held from an event's insert to its commit, and
+    the end of its hash chain: the newest event's id and hash."""
 
     district = models.OneToOneField(District, on_delete=models.CASCADE, related_name="+")
+    last_event_id = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, blank=True)
 
     def __str__(self) -> str:
         return f"log head of district {self.district_id}"

@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from django.db import connection, transaction
-from django.db.models import F, Field, Model
+from django.db.models import F, Field, Max, Model
 from django.db.models.fields.json import KT
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from command_center.csv_import import RowRefusals, csv_rows, row_cells
+from command_center.csv_import import RowRefusals, csv_rows, open_csv, row_cells
 from incidents.domain import routing
 from incidents.domain.case_import import (
     MAX_CELL,
@@ -50,7 +50,7 @@ from incidents.domain.case_import import (
     number_sequence,
 )
 from incidents.domain.lifecycle import CaseState
-from incidents.events import events_relay
+from incidents.events import chain_advance, chain_seal, events_relay, lock_log
 from incidents.models import (
     Case,
     CaseCounter,
@@ -208,7 +208,7 @@ def _checked_batches(
         return kept
 
     try:
-        with path.open(encoding="utf-8-sig", newline="") as lines:
+        with open_csv(path) as lines:
             for line, raw in csv_rows(lines, report, required=REQUIRED, optional=OPTIONAL):
                 report.rows += 1
                 if progress is not None and report.rows % batch_size == 0:
@@ -401,6 +401,14 @@ def _store(district: District, rows: list[_Row], now: datetime) -> None:
             for u in r.assisting
         ]
     )
+    events = [
+        event
+        for case, r in zip(cases, rows, strict=True)
+        for event in _events(district, case, r, unit_codes)
+    ]
+    # Onto the district's hash chain, under its log lock, in the order they are inserted.
+    head = lock_log(district.pk)
+    chain_seal(head, events)
     _insert(
         Event,
         {
@@ -413,13 +421,15 @@ def _store(district: District, rows: list[_Row], now: datetime) -> None:
             "before": lambda e: e.before,
             "after": lambda e: e.after,
             "data": lambda e: e.data,
+            "prev_hash": lambda e: e.prev_hash,
+            "hash": lambda e: e.hash,
         },
-        [
-            event
-            for case, r in zip(cases, rows, strict=True)
-            for event in _events(district, case, r, unit_codes)
-        ],
+        events,
     )
+    if events:
+        last = events[-1]
+        last.pk = Event.objects.filter(district=district).aggregate(m=Max("id"))["m"]
+        chain_advance(head, last)
 
 
 def _insert(model: type[Model], values: dict[str, Callable[[Any], Any]], items: list[Any]) -> None:

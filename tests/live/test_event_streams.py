@@ -24,6 +24,7 @@ from django.db import connection
 from incidents.domain.streams import district_stream, incident_stream, unit_stream
 from incidents.events import events_relay, events_relay_all, stream_events, stream_head
 from incidents.models import Event, EventRelay, StreamEntry, Unit
+from incidents.services.event_chain import district_verify
 from tests.live.helpers import incident_open, register_case
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -182,6 +183,8 @@ def test_concurrent_writers_are_relayed_completely_and_in_order(
     # In order: each id is sent after every smaller one (repeats after a retry aside).
     first_seen = list(dict.fromkeys(sent))
     assert first_seen == sorted(first_seen)
+    # The concurrent writers chained their events one after another: the hash chain holds.
+    assert district_verify(district.pk).broken is None
 
 
 def test_the_dashboard_stream_gets_events_from_async_code_too(district: Any) -> None:
