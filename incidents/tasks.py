@@ -6,6 +6,7 @@ from celery import shared_task
 
 from incidents.events import events_relay_all
 from incidents.services import clocks_sweep, idempotency_purge, presence_purge
+from incidents.services.event_chain import chains_check
 
 
 @shared_task(name="incidents.tasks.sweep_clocks")
@@ -30,3 +31,9 @@ def relay_events() -> int:
 def purge_presence() -> int:
     """Forget incident-room presence of sockets whose process died (scheduled each minute)."""
     return presence_purge()
+
+
+@shared_task(name="incidents.tasks.verify_event_chains")
+def verify_event_chains() -> int:
+    """Recompute the event log's hash chains (scheduled every EVENT_CHAIN_CHECK_SECONDS)."""
+    return chains_check()

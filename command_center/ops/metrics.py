@@ -35,6 +35,7 @@ COUNTERS = {
     "events_published": "Events handed to the channel layer (live screens).",
     "clock_sweeps": "Runs of the clock sweep.",
     "clocks_overdue": "Clocks the sweep marked overdue.",
+    "event_chain_breaks": "Broken event-log hash chains found by the periodic check.",
 }
 REDIS_SOURCES = frozenset({"counters", "websocket", "broker", "heartbeats"})
 # kombu's Redis transport keeps a queue's priorities 3, 6 and 9 in lists of their own.

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
+from command_center.ops.store import count as ops_count
 from incidents.domain import chain
 from incidents.models import Event, EventLogHead
+
+log = logging.getLogger(__name__)
 
 BATCH = 5000
 _FIELDS = (
@@ -57,3 +61,22 @@ def districts_with_events() -> list[int]:
     ids = set(Event.objects.values_list("district_id", flat=True).distinct().order_by())
     ids.update(EventLogHead.objects.exclude(last_event_id=0).values_list("district_id", flat=True))
     return sorted(ids)
+
+
+def chains_check() -> int:
+    """Verify every district's chain (the periodic check); log each break CRITICAL and count
+    it (`hub_event_chain_breaks`). Returns how many districts' chains are broken."""
+    broken = 0
+    for district_id in districts_with_events():
+        where = district_verify(district_id).broken
+        if where is not None:
+            broken += 1
+            log.critical(
+                "event log of district %s: hash chain broken at event #%s (%s); "
+                "run `manage.py verify_events` and restore from a backup",
+                district_id,
+                where.event_id,
+                where.reason,
+            )
+    ops_count("event_chain_breaks", broken)
+    return broken

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import itertools
+import logging
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
@@ -27,10 +28,12 @@ from django.db import IntegrityError, connection, transaction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from command_center.ops import store as ops_store
 from incidents import event_guard
 from incidents.domain import chain
 from incidents.models import District, Event, EventLogHead
 from incidents.services.event_chain import district_verify
+from incidents.tasks import verify_event_chains
 from tests.incidents.test_import_cases import row, run, write
 from tests.live.helpers import register_case
 
@@ -214,6 +217,18 @@ def test_a_changed_event_is_named(logged: list[Event]) -> None:
     tamper("UPDATE incidents_event SET reason = %s WHERE id = %s", ["edited", victim.pk])
     report = verify_refused()
     assert f"event #{victim.pk} was changed after it was written" in report
+
+
+def test_the_periodic_check_logs_and_counts_a_broken_chain(
+    logged: list[Event], caplog: pytest.LogCaptureFixture
+) -> None:
+    before = ops_store.counters().get("event_chain_breaks", 0)
+    assert verify_event_chains() == 0
+    tamper("UPDATE incidents_event SET data = %s WHERE id = %s", ['{"x": 1}', logged[0].pk])
+    with caplog.at_level(logging.CRITICAL, logger="incidents.services.event_chain"):
+        assert verify_event_chains() == 1
+    assert f"hash chain broken at event #{logged[0].pk}" in caplog.text
+    assert ops_store.counters().get("event_chain_breaks", 0) == before + 1
 
 
 def test_a_removed_event_is_named_by_the_one_after_it(logged: list[Event]) -> None:
