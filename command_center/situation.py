@@ -26,6 +26,7 @@ from alerts.services.zero_reports import daily_report_status
 from command_center.models import SituationReport
 from command_center.reports import fund_total
 from incidents.activity import day_bounds
+from incidents.domain.identifiers import mask_numbers_in_text
 from incidents.domain.incidents import LEVELS_ASCENDING, OPEN_STATUSES
 from incidents.domain.lifecycle import OPEN_STATES
 from incidents.errors import Forbidden, Invalid, NotFound
@@ -185,7 +186,8 @@ def situation_edit(
         )
         if report is None:
             raise NotFound(_("No such situation report."))
-        report.notes = notes
+        # A situation report goes up the chain and to every district-wide role: no numbers.
+        report.notes = mask_numbers_in_text(notes)
         report.edited_at = now
         report.edited_by_id = actor.user_id
         report.save(update_fields=["notes", "edited_at", "edited_by"])
@@ -194,6 +196,10 @@ def situation_edit(
             district=actor.district_id,
             kind="situation.edited",
             actor=actor,
-            data={"report_id": report.pk, "day": report.day.isoformat(), "note": notes},
+            data={
+                "report_id": report.pk,
+                "day": report.day.isoformat(),
+                "note": report.notes,
+            },
         )
     return report

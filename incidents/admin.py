@@ -130,8 +130,10 @@ class ApiTokenAdmin(admin.ModelAdmin[models.ApiToken]):
 
 @admin.register(models.PersonalDataAccess)
 class PersonalDataAccessAdmin(ReadOnlyAdmin):
-    list_display = ("at", "user", "case", "via")
-    list_filter = ("via",)
+    list_display = ("at", "user", "case", "subject", "rows", "via")
+    list_filter = ("via", "subject")
+    search_fields = ("user__username", "case__number")
+    date_hierarchy = "at"
     list_select_related = ("user", "case")
 
 

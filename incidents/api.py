@@ -172,7 +172,14 @@ def fund_summary(request: HttpRequest) -> dict[str, Any]:
 @router.get("/blacklist", response=BlacklistListOut, tags=["blacklist"], summary="The blacklist")
 def blacklist_list(request: HttpRequest) -> dict[str, Any]:
     actor = _actor(request)
-    return {"results": [selectors.blacklist_out(e, actor) for e in selectors.blacklist(actor)]}
+    entries = list(selectors.blacklist(actor))
+    services.personal_data_viewed(
+        actor=actor,
+        via="api",
+        subject="blacklist",
+        rows=sum(1 for e in entries if e.person_id_number),
+    )
+    return {"results": [selectors.blacklist_out(e, actor) for e in entries]}
 
 
 @router.post(
@@ -198,6 +205,9 @@ def blacklist_add(request: HttpRequest, payload: BlacklistIn) -> Status:
 def blacklist_appeal(request: HttpRequest, entry_id: int, payload: ReasonIn) -> dict[str, Any]:
     actor = _actor(request)
     entry = services.blacklist_appeal(actor=actor, entry_id=entry_id, reason=payload.reason)
+    services.personal_data_viewed(
+        actor=actor, via="api", subject="blacklist", rows=int(bool(entry.person_id_number))
+    )
     return selectors.blacklist_out(entry, actor)
 
 
@@ -205,4 +215,7 @@ def blacklist_appeal(request: HttpRequest, entry_id: int, payload: ReasonIn) -> 
 def blacklist_remove(request: HttpRequest, entry_id: int, payload: ReasonIn) -> dict[str, Any]:
     actor = _actor(request)
     entry = services.blacklist_remove(actor=actor, entry_id=entry_id, reason=payload.reason)
+    services.personal_data_viewed(
+        actor=actor, via="api", subject="blacklist", rows=int(bool(entry.person_id_number))
+    )
     return selectors.blacklist_out(entry, actor)

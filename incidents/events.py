@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from command_center.ops.store import count as ops_count
 from incidents.domain import chain
+from incidents.domain.identifiers import mask_numbers_in, mask_numbers_in_text
 from incidents.domain.incidents import OPEN_STATUSES, seen_by_province
 from incidents.domain.streams import (
     district_stream,
@@ -85,7 +86,10 @@ def event_record(
     the streams of units the event concerns beyond those of its case or incident.
     """
     district_id = district if isinstance(district, int) else district.pk
-    payload = dict(data or {})
+    # Events are kept forever and fan out to every role of their streams: a phone or ID
+    # number typed into a reason or carried in a payload is stored masked, whoever wrote it.
+    payload = mask_numbers_in(dict(data or {}))
+    reason = mask_numbers_in_text(reason)
     if case is not None:
         payload.setdefault("case_number", case.number)
         payload.setdefault("state", case.state)
@@ -100,7 +104,9 @@ def event_record(
         province_id = _province_of(district_id)
         if province_id is not None:
             streams.append(province_stream(province_id))
-    with transaction.atomic():
+    # One transaction for the head, the insert and the head's move (no savepoint when the
+    # caller's transaction is already open).
+    with transaction.atomic(savepoint=False):
         head = _lock_log(district_id, province_id)
         event = Event(
             district_id=district_id,
@@ -231,10 +237,12 @@ def event_frame(event: Event, *, actor_name: str | None = None) -> dict[str, Any
         "kind": event.kind,
         "at": timezone.localtime(event.at).isoformat(),
         "actor": actor_name,
-        "reason": event.reason,
+        # (Masked again on the way out: events written before numbers were masked at
+        # `event_record` keep them.)
+        "reason": mask_numbers_in_text(event.reason),
         "before": event.before or None,
         "after": event.after or None,
-        "data": event.data,
+        "data": mask_numbers_in(event.data),
     }
 
 

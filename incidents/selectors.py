@@ -15,7 +15,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from incidents.domain import incidents as incident_rules
-from incidents.domain.identifiers import mask_id_number, mask_phone
+from incidents.domain.identifiers import (
+    mask_id_number,
+    mask_numbers_in,
+    mask_numbers_in_text,
+    mask_phone,
+)
 from incidents.domain.incidents import Status as IncidentStatus
 from incidents.domain.lifecycle import CaseState, allowed_actions, role_may
 from incidents.domain.streams import incident_stream
@@ -208,6 +213,12 @@ def employer_standing(case: Case, actor: Actor) -> dict[str, Any]:
     }
 
 
+def personal_text(text: str, actor: Actor) -> str:
+    """Free text someone typed (a description), with the phone and ID numbers in it masked
+    for a role that does not need them."""
+    return text if actor.sees_personal_data else mask_numbers_in_text(text)
+
+
 def report_out(report: Report, actor: Actor) -> dict[str, Any]:
     phone, id_number = report.complainant_phone, report.complainant_id_number
     if not actor.sees_personal_data:
@@ -225,7 +236,7 @@ def report_out(report: Report, actor: Actor) -> dict[str, Any]:
         },
         "workers_count": report.workers_count,
         "amount_owed": money(report.amount_owed),
-        "description": report.description,
+        "description": personal_text(report.description, actor),
     }
 
 
@@ -234,7 +245,7 @@ def case_detail(case: Case, actor: Actor, *, now: datetime | None = None) -> dic
     out = case_summary(case, actor, now=now)
     out.update(
         {
-            "description": case.description,
+            "description": personal_text(case.description, actor),
             "location": {"lat": case.lat, "lng": case.lng} if case.lat is not None else None,
             "routing_note": case.routing_note,
             "confirmed_amount": money(case.confirmed_amount),
@@ -248,7 +259,8 @@ def case_detail(case: Case, actor: Actor, *, now: datetime | None = None) -> dic
                 for s in case.slips.all()
             ],
             "reports": [report_out(r, actor) for r in case.reports.all()],
-            "events": [event_frame(e) for e in case.events.all()],
+            # Events fan out to every role in a stream: numbers in them are masked for all.
+            "events": [mask_numbers_in(event_frame(e)) for e in case.events.all()],
             "fund_movements": [
                 {
                     "kind": f.kind,
@@ -306,11 +318,11 @@ def blacklist_out(entry: BlacklistEntry, actor: Actor) -> dict[str, Any]:
         "person": {"name": entry.person_name, "id_number": id_number or None}
         if entry.person_name
         else None,
-        "reason": entry.reason,
+        "reason": personal_text(entry.reason, actor),
         "cases": sorted(c.number for c in entry.cases.all()),
         "listed_by": entry.listed_by.get_username(),
         "listed_at": iso(entry.listed_at),
-        "appeal_reason": entry.appeal_reason or None,
+        "appeal_reason": personal_text(entry.appeal_reason, actor) or None,
         "removed_by": entry.removed_by.get_username() if entry.removed_by else None,
         "removed_at": iso(entry.removed_at),
     }
@@ -366,7 +378,8 @@ def incident_detail(incident: Incident, actor: Actor) -> dict[str, Any]:
     cases = incident.cases.select_related("responsible_unit").order_by("number")
     body.update(
         {
-            "description": incident.description,
+            # Stored masked since this change; older descriptions are masked here.
+            "description": mask_numbers_in_text(incident.description),
             "level_set_by_hand": incident.level_set_by_hand,
             "source": incident.source,
             "reported_by": incident.reported_by.get_username(),
@@ -410,7 +423,7 @@ def incident_timeline(
 ) -> list[dict[str, Any]]:
     """The incident room's stream from the log: the same frames the socket sends."""
     return [
-        event_frame(e)
+        mask_numbers_in(event_frame(e))
         for e in stream_events(incident_stream(incident.pk), after=after, limit=limit)
     ]
 

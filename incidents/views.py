@@ -25,6 +25,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents import selectors, services
+from incidents.domain.identifiers import mask_numbers_in_text
 from incidents.domain.lifecycle import Action, role_may
 from incidents.errors import Forbidden, NotFound, ServiceError
 from incidents.forms import (
@@ -179,7 +180,7 @@ def _case_context(request: HttpRequest, actor: Actor, number: str) -> dict[str, 
             "kind": event.kind,
             "label": EVENT_LABELS.get(event.kind, event.kind),
             "actor": event.actor.get_username() if event.actor else None,
-            "reason": event.reason,
+            "reason": mask_numbers_in_text(event.reason),
             "before": STATE_LABELS.get(event.before, event.before),
             "after": STATE_LABELS.get(event.after, event.after),
             "changed": event.before != event.after,
@@ -364,6 +365,8 @@ def slip_print(request: HttpRequest, slip_number: str) -> HttpResponse:
         "commitment_days": settings.COMMITMENT_DAYS,
         "commitment_due": _when((deadlines.get("commitment") or {}).get("due_at")),
         "channel_label": case.get_channel_display(),
+        # The slip goes to the unit on paper: no phone or ID number on it, for any role.
+        "summary": mask_numbers_in_text(case.description),
     }
     return render(request, "incidents/slip.html", context)
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from alerts.models import ZeroReport
 from alerts.services.common import alert_settings, local_day, local_tz, sensitive_period
 from alerts.services.paging import alerts_cancel, zero_report_alert_key, zero_report_alert_raise
+from incidents.domain.identifiers import mask_numbers_in_text
 from incidents.domain.lifecycle import Role
 from incidents.errors import Forbidden, Invalid
 from incidents.events import event_record
@@ -73,7 +74,7 @@ def zero_report_file(
                     "unit_id": actor.unit_id,
                     "day": day.isoformat(),
                     "nothing_to_report": nothing_to_report,
-                    "note": note,
+                    "note": mask_numbers_in_text(note),
                 },
             )
             alerts_cancel(

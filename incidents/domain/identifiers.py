@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 
 CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -70,3 +71,37 @@ def mask_id_number(number: str) -> str:
     if len(number) <= 10:
         return "*" * len(number)
     return f"{number[:6]}{'*' * (len(number) - 10)}{number[-4:]}"
+
+
+# Numbers inside free text (a chat line, a reason, a complainant's description). A mobile
+# may be written with +86 and spaces or dashes between its groups ("139 1234 5678"). Digits
+# inside a run of letters and digits are a code (a message id, a fingerprint), not a number.
+_MOBILE_IN_TEXT = re.compile(
+    r"(?<![0-9A-Za-z+])(?:(?:\+|00)?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}(?![0-9A-Za-z])"
+)
+_LANDLINE_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])0\d{2,3}[\s-]?\d{7,8}(?![0-9A-Za-z])")
+# Any 18 characters shaped like an identity number, whether or not its check digit holds:
+# a mistyped number is still someone's. Letters around it mean a code, not an ID number.
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+
+
+def mask_numbers_in_text(text: str) -> str:
+    """`text` with every phone and ID number in it masked the way `mask_phone` and
+    `mask_id_number` mask them (separators and the country prefix dropped)."""
+    if not text or not any(c.isdigit() for c in text):
+        return text
+    text = _ID_IN_TEXT.sub(lambda m: mask_id_number(m.group(0)), text)
+    text = _MOBILE_IN_TEXT.sub(lambda m: mask_phone(re.sub(r"\D", "", m.group(0))[-11:]), text)
+    return _LANDLINE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+def mask_numbers_in(value: Any) -> Any:
+    """`value` (a JSON-like payload) with `mask_numbers_in_text` applied to every string
+    in it, keys left alone."""
+    if isinstance(value, str):
+        return mask_numbers_in_text(value)
+    if isinstance(value, dict):
+        return {k: mask_numbers_in(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_numbers_in(v) for v in value]
+    return value

@@ -45,14 +45,21 @@ class IdempotencyRecord(models.Model):
 
 
 class PersonalDataAccess(models.Model):
-    """One look at a case's complainant phone and ID numbers unmasked: who, which, when."""
+    """One look at phone or ID numbers unmasked: who, what (a case, or a list such as the
+    blacklist, and how many rows held numbers), when and through what."""
 
     class Via(models.TextChoices):
         API = "api", "API"
-        PAGE = "page", _("case page")
+        PAGE = "page", _("page")
+        EXPORT = "export", _("export")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    case = models.ForeignKey("incidents.Case", on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey(
+        "incidents.Case", on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    # What was shown when it is not one case ("blacklist"); blank for a case.
+    subject = models.CharField(_("what"), max_length=100, blank=True)
+    rows = models.PositiveIntegerField(_("rows with numbers"), default=1)
     via = models.CharField(max_length=10, choices=Via.choices)
     at = models.DateTimeField(default=timezone.now)
 
@@ -62,7 +69,8 @@ class PersonalDataAccess(models.Model):
         indexes = [models.Index(fields=["case", "at"], name="pda_case_at_idx")]
 
     def __str__(self) -> str:
-        return f"{self.user_id} saw {self.case_id} at {self.at:%Y-%m-%d %H:%M}"
+        what = self.subject or f"case {self.case_id}"
+        return f"{self.user_id} saw {what} ({self.rows}) at {self.at:%Y-%m-%d %H:%M}"
 
 
 class WsTicket(models.Model):

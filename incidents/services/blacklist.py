@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alerts.services.risk_facts import risk_facts_changed
+from incidents.domain.identifiers import mask_numbers_in_text
 from incidents.errors import Conflict, Forbidden, Invalid, NotFound
 from incidents.events import event_record
 from incidents.models import (
@@ -76,7 +77,7 @@ def blacklist_add(
             district=actor.district_id,
             kind="blacklist.listed",
             actor=actor,
-            reason=reason,
+            reason=mask_numbers_in_text(reason),
             after=entry.status,
             data={
                 "entry": entry.pk,
@@ -111,7 +112,7 @@ def _blacklist_move(
         district=actor.district_id,
         kind=f"blacklist.{status.value}",
         actor=actor,
-        reason=reason,
+        reason=mask_numbers_in_text(reason),
         before=before,
         after=status,
         data={"entry": entry.pk},

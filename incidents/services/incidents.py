@@ -23,6 +23,7 @@ from alerts.services.paging import (
     incident_alerts_raise,
 )
 from incidents.domain import incidents as rules
+from incidents.domain.identifiers import mask_numbers_in, mask_numbers_in_text
 from incidents.errors import Conflict, Invalid, NotFound
 from incidents.events import event_record
 from incidents.models import (
@@ -149,14 +150,15 @@ def incident_report(*, actor: Actor, data: IncidentInput, source: str = "command
         now = timezone.now()
         incident = Incident.objects.create(
             district_id=actor.district_id,
-            title=data.title.strip(),
+            # An incident's words reach every role and the province: no numbers kept in them.
+            title=mask_numbers_in_text(data.title.strip()),
             town=town,
             lat=data.lat,
             lng=data.lng,
             people_count=data.people_count,
             kind=data.kind,
             level=level.value,
-            description=data.description.strip(),
+            description=mask_numbers_in_text(data.description.strip()),
             commander_id=actor.user_id if actor.is_command else None,
             reported_by_id=actor.user_id,
             source=source,
@@ -249,10 +251,10 @@ def incident_transition(
             incident=incident,
             kind=f"incident.{action.value}",
             actor=actor,
-            reason=change.reason.strip(),
+            reason=mask_numbers_in_text(change.reason.strip()),
             before=before.value,
             after=after.value,
-            data=data,
+            data=mask_numbers_in(data),
         )
         if rules.graver(rules.Level(incident.level), level_before):
             incident_alerts_raise(incident=incident, reason=Reason.LEVEL_RAISED, now=now)
@@ -298,7 +300,7 @@ def _update(actor: Actor, incident: Incident, change: IncidentChange) -> dict[st
                 changed["level_before"] = incident.level
                 incident.level = level.value
     if change.description is not None:
-        incident.description = change.description.strip()
+        incident.description = mask_numbers_in_text(change.description.strip())
         changed["description"] = incident.description
     return changed
 
@@ -370,8 +372,13 @@ def _room_post(actor: Actor, incident_id: int, kind: str, data: dict[str, Any]) 
     with transaction.atomic():
         incident = incident_get_for_update(actor, incident_id)
         check_room_post(actor, incident)
+        # The room fans out to every role (the province too): no full number in it.
         return event_record(
-            district=incident.district_id, incident=incident, kind=kind, actor=actor, data=data
+            district=incident.district_id,
+            incident=incident,
+            kind=kind,
+            actor=actor,
+            data=mask_numbers_in(data),
         )
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alerts.services.risk_facts import risk_facts_changed
+from incidents.domain.identifiers import mask_numbers_in, mask_numbers_in_text
 from incidents.domain.lifecycle import (
     CLOCK_STARTED_BY,
     CLOCKS_STOPPED_BY,
@@ -141,10 +142,11 @@ def transition_apply(
         case=case,
         kind=event_kind or f"case.{action.value}",
         actor=actor,
-        reason=change.reason,
+        # Events fan out to every role in the case's streams: no full number in them.
+        reason=mask_numbers_in_text(change.reason),
         before=before,
         after=after,
-        data=data,
+        data=mask_numbers_in(data),
     )
 
 

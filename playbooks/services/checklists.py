@@ -33,6 +33,7 @@ from alerts.models import DutyShift
 from alerts.services.common import alert_settings, local_day, public_link, sensitive_period
 from alerts.services.outbox import sms_queue
 from alerts.services.paging import alert_raise, alerts_cancel
+from incidents.domain.identifiers import mask_numbers_in_text
 from incidents.domain.incidents import OPEN_STATUSES, Level
 from incidents.errors import Conflict, Invalid, NotFound
 from incidents.events import event_record
@@ -393,13 +394,13 @@ def step_move(
             incident=step.checklist.incident,
             kind="checklist.step_moved",
             actor=actor,
-            reason=remark if wanted in REASON_REQUIRED else "",
+            reason=mask_numbers_in_text(remark) if wanted in REASON_REQUIRED else "",
             before=current.value,
             after=wanted.value,
             units=[step.owner_unit_id] if step.owner_unit_id else [],
             data={
                 **step_facts(step, now=now),
-                "note": remark,
+                "note": mask_numbers_in_text(remark),
                 "was_late": was_late and wanted in FINISHED,
                 "progress": checklist_progress(steps),
             },
