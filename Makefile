@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 # PostgreSQL used by the second test run (CI starts it; elsewhere it is skipped if absent).
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/hub
 
-.PHONY: install run run-prod serve migrate demo lint format test test-sqlite test-postgres bench load backup restore messages clean
+.PHONY: install run run-prod serve migrate demo lint audit format test test-sqlite test-postgres fuzz bench load backup restore messages clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,14 +41,20 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/bandit -c pyproject.toml -r command_center incidents alerts maps playbooks scripts -q
+
+## make audit: pip-audit of the installed (pinned) dependencies; fails on a known vulnerability.
+## Without the advisory data it prints SKIPPED and passes, unless AUDIT_REQUIRED=true.
+audit: install
+	$(BIN)/python scripts/audit.py
 
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## make test: lint, the whole suite on SQLite, then again on PostgreSQL (browser tests and
-## the tests that make their own databases run once)
-test: lint test-sqlite test-postgres
+## make test: lint, the dependency audit, the whole suite on SQLite, then again on PostgreSQL
+## (browser tests and the tests that make their own databases run once)
+test: lint audit test-sqlite test-postgres
 
 test-sqlite: install
 	env -u DATABASE_URL $(BIN)/pytest
@@ -61,6 +67,14 @@ test-postgres: install
 	else \
 		echo "SKIPPED: PostgreSQL run, no server at $(TEST_POSTGRES_URL) (set TEST_POSTGRES_URL)."; \
 	fi
+
+## make fuzz: the fuzz tests (API by its OpenAPI schema, forms, pages, sockets, CSV) with many
+## more examples, in rounds that stop within FUZZ_SECONDS (FUZZ_EXAMPLES: the first round's)
+FUZZ_SECONDS ?= 600
+FUZZ_EXAMPLES ?= 25
+fuzz: install
+	env -u DATABASE_URL FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+		$(BIN)/python tests/fuzz/run_fuzz.py $(FUZZ_ARGS)
 
 ## make bench: every benchmark under tests/bench, each figure beside its same-run baseline,
 ## as one table in var/bench.md (BENCH_ARGS="--only reports --quick" for a subset or a smoke run)

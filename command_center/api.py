@@ -14,10 +14,12 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, SessionAuth
 
+from command_center.login_guard import address_refusal, client_address, login_failure_record
 from command_center.responses import UnicodeJSONRenderer, error_response
 from incidents.errors import ServiceError
 from incidents.models import ApiToken
@@ -27,6 +29,11 @@ class BearerToken(HttpBearer):
     """`Authorization: Bearer <token>` for integrations (`manage.py issue_token`)."""
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
+        # A wrong token counts as a failed login of its address (login_guard), and an
+        # address throttled by failures is answered 429 before any token is looked up.
+        address = client_address(request)
+        if address_refusal(address) is not None:
+            raise HttpError(429, _("Too many failed logins from this address. Try again later."))
         digest = hashlib.sha256(token.encode()).hexdigest()
         api_token = (
             ApiToken.objects.select_related("user")
@@ -34,10 +41,22 @@ class BearerToken(HttpBearer):
             .first()
         )
         if api_token is None:
+            login_failure_record(username=None, address=address)
             return None
         ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=timezone.now())
         request.user = api_token.user
         return api_token.user
+
+
+class Session(SessionAuth):
+    """The browser's session. A request without a session cookie is anonymous (401), not a
+    forgery (403): CSRF is checked only when there is a session to forge."""
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        if self.param_name not in request.COOKIES:
+            return None
+        key: str | None = super()._get_key(request)
+        return key
 
 
 api = NinjaAPI(
@@ -46,7 +65,7 @@ api = NinjaAPI(
     description="Case intake, routing and the closed-loop lifecycle. Times are ISO 8601 in "
     "Asia/Shanghai; money is a decimal string in yuan.",
     urls_namespace="api",
-    auth=[BearerToken(), SessionAuth()],
+    auth=[BearerToken(), Session()],
     openapi_url="/openapi.json",
     renderer=UnicodeJSONRenderer(),
     docs_url="/docs",
@@ -98,6 +117,7 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return error_response(_("Not found."), 404)
 
 
+@csrf_exempt  # a POST to an unknown path is a JSON 404, not the CSRF failure's HTML page
 def not_found(request: HttpRequest, rest: str) -> HttpResponse:
     """Unknown paths under /api/ answer in JSON too, never with an HTML page."""
     return error_response(_("Not found."), 404)

@@ -6,4 +6,4 @@ class CommandCenterConfig(AppConfig):
     verbose_name = "Joint command"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import auth, checks  # noqa: F401  (registers the login signals, the system checks)

@@ -134,3 +134,39 @@ class SituationReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.district_id}: {self.day}"
+
+
+class LoginThrottle(models.Model):
+    """Recent failed logins of one account or one client address, and its lock.
+
+    Kept in the database, not a per-process cache, so that every ASGI process of every
+    machine counts the same failures (see command_center/login_guard.py).
+    """
+
+    class Kind(models.TextChoices):
+        ACCOUNT = "account", _("account")
+        ADDRESS = "address", _("client address")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    key = models.CharField(
+        _("username or address"),
+        max_length=150,
+        help_text=_("The username as typed (case-folded), or the client's IP address."),
+    )
+    failures = models.PositiveIntegerField(_("failures in the window"), default=0)
+    first_failure_at = models.DateTimeField(_("window started"), null=True, blank=True)
+    last_failure_at = models.DateTimeField(_("last failure"), null=True, blank=True)
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+    lock_count = models.PositiveIntegerField(_("times locked"), default=0)
+
+    class Meta:
+        verbose_name = _("login throttle")
+        verbose_name_plural = _("login throttles")
+        ordering = ["-last_failure_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "key"], name="login_throttle_kind_key_uniq")
+        ]
+        indexes = [models.Index(fields=["last_failure_at"], name="login_throttle_last_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.key}"

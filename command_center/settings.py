@@ -66,6 +66,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "command_center.ops.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "command_center.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "command_center.middleware.ApiBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -193,6 +194,9 @@ WS_TICKET_SECONDS = envint("WS_TICKET_SECONDS", "60")
 # An open socket re-checks its person's rights at least this often: a backstop, since
 # logout or a role change closes it at once, and every action is checked anyway.
 WS_RECHECK_SECONDS = envint("WS_RECHECK_SECONDS", "300")
+# An open socket compares its stream's head in the log with what it was sent this often, and
+# replays the difference: frames the layer lost with no later frame to show the gap (0: off).
+WS_CATCH_UP_SECONDS = envint("WS_CATCH_UP_SECONDS", "30")
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
@@ -243,6 +247,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(CLOCK_SWEEP_SECONDS),
     },
 }
+# The event log's hash chains are recomputed this often (a broken one is logged CRITICAL and
+# counted in /metrics as hub_event_chain_breaks); 0 turns the check off.
+EVENT_CHAIN_CHECK_SECONDS = envint("EVENT_CHAIN_CHECK_SECONDS", "86400")
+if EVENT_CHAIN_CHECK_SECONDS:
+    CELERY_BEAT_SCHEDULE["verify-event-chains"] = {
+        "task": "incidents.tasks.verify_event_chains",
+        "schedule": float(EVENT_CHAIN_CHECK_SECONDS),
+    }
 # Every ASGI process also relays any event the fast path left behind (Redis was down) this
 # often, so that live screens catch up within seconds of Redis returning (0 turns it off).
 RELAY_SWEEP_SECONDS = envint("RELAY_SWEEP_SECONDS", "5")
@@ -275,12 +287,28 @@ ALIYUN_SMS_PROTOCOL = os.getenv("ALIYUN_SMS_PROTOCOL", "https")
 ALIYUN_SMS_TEMPLATES = json.loads(os.getenv("ALIYUN_SMS_TEMPLATES", "{}") or "{}")
 
 # --- auth -----------------------------------------------------------------------------
+# Passwords set through the admin, `changepassword` or a password form (the demo's `demo`
+# is set directly and is for the demo only).
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": envint("PASSWORD_MIN_LENGTH", "12")},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Every password check goes through the login guard (command_center/login_guard.py): the
+# lock is enforced in the backend, whichever page or API asks.
+AUTHENTICATION_BACKENDS = ["command_center.auth.GuardedModelBackend"]
+# An account is locked for LOGIN_LOCKOUT_MINUTES after LOGIN_FAILURE_LIMIT failed logins
+# within LOGIN_FAILURE_WINDOW_MINUTES; a client address that fails LOGIN_IP_FAILURE_LIMIT
+# times in the window (any usernames, bad API tokens too) gets 429 until the window passes.
+# Counted in the database, so shared by every process. A limit of 0 turns that guard off.
+LOGIN_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "5")
+LOGIN_FAILURE_WINDOW_MINUTES = envint("LOGIN_FAILURE_WINDOW_MINUTES", "15")
+LOGIN_LOCKOUT_MINUTES = envint("LOGIN_LOCKOUT_MINUTES", "15")
+LOGIN_IP_FAILURE_LIMIT = envint("LOGIN_IP_FAILURE_LIMIT", "20")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -333,6 +361,18 @@ MAP_NEARBY_METRES = envint("MAP_NEARBY_METRES", "5000")
 # The heat map's period when none is chosen.
 MAP_HEAT_DAYS = envint("MAP_HEAT_DAYS", "90")
 
+# --- content security policy (command_center/csp.py) -------------------------------------
+# Every HTML page gets the policy; true sends it as Content-Security-Policy-Report-Only (the
+# browser blocks nothing and only reports), to try a change of it on a running hub first.
+CSP_REPORT_ONLY = envbool("CSP_REPORT_ONLY", "false")
+# Where browsers report what the policy blocked (logged by command_center.csp; "" for nowhere).
+CSP_REPORT_URI = os.getenv("CSP_REPORT_URI", "/csp-report/")
+CSP_REPORT_MAX_BYTES = envint("CSP_REPORT_MAX_BYTES", "8192")
+# More sources for images and for fetch/WebSocket connections (the map tile server's origins
+# are added to img-src by themselves), comma-separated: https://img.example.gov.cn
+CSP_EXTRA_IMG_SRC = envlist("CSP_EXTRA_IMG_SRC", "")
+CSP_EXTRA_CONNECT_SRC = envlist("CSP_EXTRA_CONNECT_SRC", "")
+
 # --- API ------------------------------------------------------------------------------
 # Bodies larger than this are refused with 413 before any parsing.
 API_MAX_BODY_BYTES = 256 * 1024
@@ -350,11 +390,20 @@ SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "false" if DEBUG else "true
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# A session lasts one duty shift (8 h by default) from login, and ends with the browser.
+SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", str(8 * 3600))
+SESSION_EXPIRE_AT_BROWSER_CLOSE = envbool("SESSION_EXPIRE_AT_BROWSER_CLOSE", "true")
+# No script reads the CSRF cookie: every form carries {% csrf_token %}, and integrations
+# use bearer tokens, which need none.
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000")
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "false" if DEBUG else "true")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # --- operations: health, readiness, metrics, logs (command_center/ops) --------------------

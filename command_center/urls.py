@@ -2,20 +2,36 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from command_center import views, views_province, views_reports
+from command_center import csp, views, views_province, views_reports
 from command_center.api import api
 from command_center.api import not_found as api_not_found
+from command_center.auth import (
+    GuardedAdminAuthenticationForm,
+    GuardedAuthenticationForm,
+    throttled_login,
+)
 from command_center.ops import health, metrics
+
+# The admin's login goes through the same guard as ours (its lock message, its 429).
+admin.site.login_form = GuardedAdminAuthenticationForm
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
+    path("csp-report/", csp.csp_report, name="csp-report"),
     path("api/v1/", api.urls),
     path("api/<path:rest>", api_not_found),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        throttled_login(
+            auth_views.LoginView.as_view(authentication_form=GuardedAuthenticationForm)
+        ),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/login/", throttled_login(admin.site.login)),
     path("admin/", admin.site.urls),
     path("", views.home, name="home"),
     path("dashboard/panels/", views.panels, name="dashboard-panels"),

@@ -48,20 +48,22 @@ def current_tiles() -> TileSource:
 
 
 class HubMap(folium.Map):
-    """folium's map with Leaflet from the hub's static files, sized by the page's CSS
-    (no full-window styles on `html` and `body`), and without an outside link in its
-    attribution."""
+    """folium's map with Leaflet from the hub's static files, without full-window styles on
+    `html` and `body`, and without an outside link in its attribution.
+
+    Its height is set by its script through the CSSOM, not by a `<style>` in the page as
+    folium does, so that the pages need no `'unsafe-inline'` styles (see `command_center.csp`).
+    """
 
     _template = Template(
         """
-        {% macro header(this, kwargs) %}
-            <style>#{{ this.get_name() }} { height: {{ this.css_height }}; }</style>
-        {% endmacro %}
         {% macro html(this, kwargs) %}
             <div class="folium-map hub-map {{ this.css_class }}" id={{ this.get_name()|tojson }}
                  data-map={{ this.purpose|tojson }}></div>
         {% endmacro %}
         {% macro script(this, kwargs) %}
+            document.getElementById({{ this.get_name()|tojson }}).style.height =
+                {{ this.css_height|tojson }};
             var {{ this.get_name() }} = L.map(
                 {{ this.get_name()|tojson }},
                 {
@@ -147,8 +149,8 @@ class HubLayers(MacroElement):
 
 @dataclass(frozen=True)
 class RenderedMap:
-    """The parts of a folium map for a Django page: what goes in `<head>` (asset links and
-    the map's size), the map's element, and its script.
+    """The parts of a folium map for a Django page: what goes in `<head>` (links to its
+    scripts and stylesheets, nothing inline), the map's element, and its script.
 
     The script is not written into the page: it is served from `script_url`, which builds
     the same map again (element names are deterministic, see `_name_elements`), so that
@@ -181,6 +183,10 @@ def render_parts(m: folium.Map, *, prefix: str, script_url: str) -> RenderedMap:
     assert isinstance(root, Figure)  # noqa: S101  (folium.Map always sits in a Figure)
     _name_elements(root, prefix)
     root.render()
+    # folium styles its GeoJSON tooltips with a <style> in the head; `static/css/hub.css`
+    # has the same rules, so that the page holds no inline style.
+    for name in [name for name in root.header._children if name.endswith("tablestyle")]:
+        del root.header._children[name]
     return RenderedMap(
         header=mark_safe(root.header.render()),  # noqa: S308  (folium escapes its data)
         html=mark_safe(root.html.render()),  # noqa: S308

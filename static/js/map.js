@@ -132,6 +132,14 @@ function popupFor(kind, p, text) {
   return el("div", { class: `map-popup popup-${kind}` }, title, ...rows);
 }
 
+// A marker's coloured face. Built as an element with its colour set through the CSSOM: a
+// style attribute in markup would need 'unsafe-inline' in the Content Security Policy.
+function face(colour, text = "") {
+  const node = el("span", {}, text);
+  node.style.background = colour;
+  return node;
+}
+
 // `site`: the incident whose room this map is in (drawn larger than any other).
 function markerFor(kind, feature, text, site = null) {
   const p = feature.properties;
@@ -140,7 +148,7 @@ function markerFor(kind, feature, text, site = null) {
   if (kind === "cases") {
     icon = L.divIcon({
       className: `case-marker${p.overdue ? " overdue" : ""}${p.approx ? " approx" : ""}`,
-      html: `<span style="background:${p.colour}"></span>`,
+      html: face(p.colour),
       iconSize: [14, 14],
     });
     extra = { overdue: Boolean(p.overdue), title: p.number };
@@ -149,14 +157,14 @@ function markerFor(kind, feature, text, site = null) {
       className: `incident-marker level-${p.level}${p.pulse ? " pulse" : ""}${
         site === String(p.id) ? " site" : ""
       }`,
-      html: `<span style="background:${p.colour}">${p.level}</span>`,
+      html: face(p.colour, p.level),
       iconSize: site === String(p.id) ? [40, 40] : [30, 30],
     });
     extra = { title: `${p.code} ${p.title}`, zIndexOffset: 1000 };
   } else if (kind === "warnings") {
     icon = L.divIcon({
       className: `warning-marker level-${p.level}`,
-      html: `<span style="background:${p.colour}">!</span>`,
+      html: face(p.colour, "!"),
       iconSize: [22, 22],
     });
     extra = { title: `${p.code} ${p.subject}`, zIndexOffset: 500 };
