@@ -18,14 +18,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
 
 from command_center.ops import store
 
 log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def db_call(func: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """`func` for a loop, run in a worker thread as Django runs a request: connections too
+    old or broken are closed before and after. Without that, a loop's thread keeps the
+    connection a database restart dropped and fails every round after, for good."""
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        close_old_connections()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return sync_to_async(run, thread_sensitive=False)
 
 
 async def sweep_forever(interval: float) -> None:
@@ -35,14 +55,14 @@ async def sweep_forever(interval: float) -> None:
     store.loop_started("clock_sweep", interval=interval)
     while True:
         try:
-            marked = await sync_to_async(clocks_sweep, thread_sensitive=False)()
+            marked = await db_call(clocks_sweep)()
             if marked:
                 log.info("clock sweep marked %d clocks overdue", marked)
-            late = await sync_to_async(playbooks_tick, thread_sensitive=False)()
+            late = await db_call(playbooks_tick)()
             if late:
                 log.info("checklist sweep marked %d steps late", late)
-            await sync_to_async(idempotency_purge, thread_sensitive=False)()
-            await sync_to_async(presence_purge, thread_sensitive=False)()
+            await db_call(idempotency_purge)()
+            await db_call(presence_purge)()
             store.loop_beat("clock_sweep", interval=interval)
         except Exception:
             log.exception("clock sweep failed; retrying next round")
@@ -55,7 +75,7 @@ async def relay_forever(interval: float) -> None:
     store.loop_started("relay", interval=interval)
     while True:
         try:
-            relayed = await sync_to_async(events_relay_all, thread_sensitive=False)()
+            relayed = await db_call(events_relay_all)()
             if relayed:
                 log.info("relay caught up %d events", relayed)
             store.loop_beat("relay", interval=interval)
@@ -75,16 +95,16 @@ async def alerts_forever(interval: float) -> None:
     store.loop_started("alerts", interval=interval)
     while True:
         try:
-            await sync_to_async(outbox_send, thread_sensitive=False)()
+            await db_call(outbox_send)()
             if loop.time() - last_tick >= settings.ALERT_SWEEP_SECONDS:
                 last_tick = loop.time()
-                await sync_to_async(alerts_tick, thread_sensitive=False)()
+                await db_call(alerts_tick)()
             if (
                 settings.RISK_SWEEP_SECONDS > 0
                 and loop.time() - last_risk >= settings.RISK_SWEEP_SECONDS
             ):
                 last_risk = loop.time()
-                await sync_to_async(risk_sweep, thread_sensitive=False)()
+                await db_call(risk_sweep)()
             store.loop_beat("alerts", interval=interval)
         except Exception:
             log.exception("alert sweep failed; retrying next round")
@@ -102,10 +122,10 @@ async def reports_forever(interval: float) -> None:
     store.loop_started("reports", interval=interval)
     while True:
         try:
-            closed = await sync_to_async(rankings_close_all, thread_sensitive=False)()
+            closed = await db_call(rankings_close_all)()
             if closed:
                 log.info("closed %d ranking months", closed)
-            await sync_to_async(situation_drafts_sweep, thread_sensitive=False)()
+            await db_call(situation_drafts_sweep)()
             store.loop_beat("reports", interval=interval)
         except Exception:
             log.exception("report sweep failed; retrying next round")

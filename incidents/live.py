@@ -152,6 +152,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.bucket = TokenBucket(FRAMES_PER_SECOND, FRAMES_PER_SECOND * 2)
         self.heartbeat: asyncio.Task[None] | None = None
         self.release: asyncio.Task[None] | None = None
+        self.catching_up: asyncio.Task[None] | None = None
         # Sending to the client is serialized: handlers run one at a time, but the grace
         # timer that releases held frames runs beside them.
         self.sending = asyncio.Lock()
@@ -185,10 +186,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         await self.joined()
         self.heartbeat = asyncio.create_task(self._beat())
         self.release = asyncio.create_task(self._release_later())
+        if settings.WS_CATCH_UP_SECONDS > 0:
+            self.catching_up = asyncio.create_task(self._catch_up_forever())
 
     async def disconnect(self, code: int) -> None:
         ws_closed(self)
-        for task in (self.heartbeat, self.release):
+        for task in (self.heartbeat, self.release, self.catching_up):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -283,6 +286,21 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def beat(self) -> None:
         """Every heartbeat, for subclasses (presence)."""
 
+    async def _catch_up_forever(self) -> None:
+        """Replay what the layer lost with no later frame to reveal the gap: a Redis outage
+        ends with the relay publishing the backlog, and a process whose subscription comes
+        back a moment after that never gets it (pub/sub keeps nothing)."""
+        while True:
+            await asyncio.sleep(settings.WS_CATCH_UP_SECONDS)
+            try:
+                head = await database_sync_to_async(stream_head)(self.stream)
+                if head > self.last_id:
+                    async with self.sending:
+                        if not self.holding:
+                            await self.replay()
+            except Exception:
+                log.exception("catch-up of %s failed", self.channel_name)
+
     # --- client frames ---------------------------------------------------------------
     async def websocket_receive(self, message: dict[str, Any]) -> None:
         text = message.get("text")
@@ -294,7 +312,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             content = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # `[[[[…]]]]` nested past the parser's depth
             await self._error("bad_frame", _("The frame is not valid JSON."))
             return
         await self.receive_json(content)
