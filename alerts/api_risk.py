@@ -14,7 +14,7 @@ from ninja import Query, Router
 from alerts import selectors_risk as selectors
 from alerts.domain.indicators import ParsedReading, ReadingError, reading_parse
 from alerts.models import OpinionItem
-from alerts.policy import check_send_readings
+from alerts.policy import check_send_readings, reads_opinion
 from alerts.schemas_risk import (
     OpinionIn,
     OpinionOut,
@@ -29,7 +29,6 @@ from alerts.schemas_risk import (
 from alerts.services import risk as services
 from alerts.services.common import local_day
 from command_center.responses import json_response
-from incidents.domain.lifecycle import Role
 from incidents.errors import Forbidden, Invalid
 from incidents.policy import actor_for
 
@@ -170,7 +169,7 @@ def opinion_record(request: HttpRequest, payload: OpinionIn) -> HttpResponse:
 @router.get("/opinions", response=list[OpinionOut], summary="Recent public opinion")
 def opinion_list(request: HttpRequest) -> list[dict[str, Any]]:
     actor = actor_for(request.user)
-    if not actor.roles & {Role.COMMAND, Role.INSPECTOR, Role.REVIEWER}:
+    if not reads_opinion(actor):
         raise Forbidden(_("Only district-wide roles read public opinion."))
     items = OpinionItem.objects.filter(district_id=actor.district_id).select_related(
         "subject__enterprise", "subject__project"

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from alerts import selectors_risk as selectors
 from alerts.domain.risk import LEVELS, Outcome, WarningAction
 from alerts.models import LEVEL_LABELS, OUTCOME_LABELS, WARNING_STATE_LABELS, OpinionItem
+from alerts.policy import reads_opinion
 from alerts.services import risk as services
 from incidents.errors import Forbidden, NotFound, ServiceError
 from incidents.models import Unit
@@ -185,7 +186,7 @@ def opinions(request: HttpRequest) -> HttpResponse:
         OpinionItem.objects.filter(district_id=actor.district_id)
         .select_related("subject__enterprise", "subject__project", "incident")
         .order_by("-published_at")[:PAGE_ROWS]
-        if actor.district_wide
+        if reads_opinion(actor)
         else OpinionItem.objects.none()
     )
     return render(request, "alerts/opinions.html", {"form": form, "items": items}, status=status)

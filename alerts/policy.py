@@ -48,6 +48,12 @@ def check_send_readings(actor: Actor) -> None:
     raise Forbidden(_("Only data feeds and command staff send indicator readings."))
 
 
+def reads_opinion(actor: Actor) -> bool:
+    """Public opinion is read by the district-wide roles (command staff, inspectors,
+    reviewers), by their roles: the district window's clerk sees every case, not this."""
+    return bool(actor.roles & DISTRICT_WIDE)
+
+
 def check_record_opinion(actor: Actor) -> None:
     """Public opinion is reported by feeds, command staff and units' liaisons (the
     cyberspace office among them)."""
