@@ -28,6 +28,7 @@ from alerts.services import (
     sensitive_period,
     zero_report_file,
 )
+from command_center.csv_import import decode_csv
 from incidents.domain.lifecycle import Role
 from incidents.errors import Forbidden, NotFound, ServiceError
 from incidents.web import page_actor
@@ -111,9 +112,9 @@ def roster(request: HttpRequest) -> HttpResponse:
                 errors = [_("The file is larger than 2 MB; split it.")]
             else:
                 try:
-                    text = upload.read().decode("utf-8-sig")
+                    text = decode_csv(upload.read())
                 except UnicodeDecodeError:
-                    errors = [_("The file is not UTF-8 text.")]
+                    errors = [_("The file is neither UTF-8 nor GBK text; save it as CSV UTF-8.")]
                 else:
                     result = roster_import(district_id=actor.district_id, text=text)
                     errors = result.errors

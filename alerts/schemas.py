@@ -13,7 +13,8 @@ from incidents.schemas import Strict
 
 class AlertListQuery(Strict):
     state: Literal["open", "acknowledged", "exhausted", "cancelled"] | None = None
-    incident: Annotated[int, Field(ge=1)] | None = None
+    # At most a database integer: a larger one made the query overflow (a 500).
+    incident: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
     limit: Annotated[int, Field(ge=1, le=200)] = 50
     offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0
 

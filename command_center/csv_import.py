@@ -1,24 +1,150 @@
-"""What every CSV importer shares: the header check, the row checks, the refusal list and
-the progress bar.
+"""What every CSV importer shares: the encoding, the header check, the row checks, the
+refusal list and the progress bar.
 
 One set of rules for every file a person hands the hub (indicator readings, historical
-cases): the file is UTF-8 (a GBK file from Excel is named as such), its header names each
-column once, every row has as many cells as the header, no cell is huge, and each refused
-row is listed as `line N: field: message`, the first `MAX_LISTED` of them one by one and the
-rest counted. Plain Python apart from the progress bar's stream.
+cases, duty rosters): the file is UTF-8 (with or without a BOM) or GB18030/GBK, the encoding
+Excel in China saves by default, told apart by reading the whole file first (a file that is
+neither, or that mixes the two, is refused by name: nothing is stored as mojibake); no line
+is huge (read in bounded pieces, so a 10 MB cell is refused before it is held in memory);
+its header names each column once, every row has as many cells as the header, no cell is
+huge, and each refused row is listed as `line N: field: message`, the first `MAX_LISTED` of
+them one by one and the rest counted. Cells are stored as the text they are: a cell such as
+`=HYPERLINK(...)` is only ever a formula again if an export wrote it raw, and exports
+neutralise it (`command_center.exports.cell_safe`). Plain Python apart from the progress
+bar's stream.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
+import io
+import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 MAX_LISTED = 200  # refused rows listed one by one; the rest are counted
 BAR = 30
+# No line of a CSV file the hub reads is longer (a cell that spans lines is bounded by the
+# csv module's own field limit, 131,072 characters).
+MAX_LINE_CHARS = 100_000
+CHUNK_BYTES = 1 << 20
+UTF8 = "utf-8-sig"
+GB18030 = "gb18030"
+# Chinese text decoded as UTF-8: a GBK file fails UTF-8 before any such run almost always.
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+class EncodingRefused(UnicodeDecodeError):
+    """The file is neither UTF-8 nor GB18030 text, or mixes them; `str()` says which.
+
+    A `UnicodeDecodeError`, so that importers that catch decoding errors catch it too."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("utf-8", b"", 0, 0, message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _chunks(raw: BinaryIO) -> Iterator[bytes]:
+    while chunk := raw.read(CHUNK_BYTES):
+        yield chunk
+
+
+def _decodes(chunks: Iterable[bytes], encoding: str) -> tuple[bool, int, bool]:
+    """Whether the bytes decode whole; the line of the first fault; whether Chinese text
+    was decoded before it."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    line = 1
+    chinese = False
+    for chunk in chunks:
+        try:
+            text = decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            good = chunk[: exc.start]
+            return (
+                False,
+                line + good.count(b"\n"),
+                chinese or bool(CJK.search(good.decode(encoding, "ignore"))),
+            )
+        line += chunk.count(b"\n")
+        chinese = chinese or bool(CJK.search(text))
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False, line, chinese
+    return True, line, chinese
+
+
+def detect_encoding(read: Callable[[], Iterable[bytes]]) -> str:
+    """`utf-8-sig` or `gb18030` for the bytes `read()` gives (called once per encoding
+    tried), or `EncodingRefused` naming why neither fits."""
+    utf8, line, chinese = _decodes(read(), UTF8)
+    if utf8:
+        return UTF8
+    if chinese:
+        raise EncodingRefused(
+            f"The file mixes encodings: UTF-8 Chinese text before line {line}, then bytes "
+            "that are not UTF-8. Save the whole file again as UTF-8."
+        )
+    gb, gb_line, _chinese = _decodes(read(), GB18030)
+    if gb:
+        return GB18030
+    raise EncodingRefused(
+        f"The file is neither UTF-8 nor GBK/GB18030 text (not UTF-8 at line {line}, not "
+        f"GB18030 at line {gb_line}). Save it as UTF-8 (Excel: CSV UTF-8)."
+    )
+
+
+def decode_csv(data: bytes) -> str:
+    """The text of a whole CSV file's bytes (UTF-8, BOM dropped, or GB18030);
+    `EncodingRefused` otherwise."""
+    encoding = detect_encoding(lambda: [data])
+    return data.decode(encoding)
+
+
+@contextlib.contextmanager
+def open_csv(path: Path) -> Iterator[Iterator[str]]:
+    """The lines of a CSV file, decoded as `detect_encoding` finds (`OSError` on opening).
+
+    The encoding is found on the first line asked for, so that `EncodingRefused` reaches the
+    importer's loop with every other decoding error; lines longer than `MAX_LINE_CHARS`
+    raise `csv.Error` before they are read whole."""
+    with path.open("rb") as raw:
+        lines = _file_lines(raw)
+        try:
+            yield lines
+        finally:
+            lines.close()  # before `raw` closes: the wrapper lets go of it
+
+
+def _file_lines(raw: BinaryIO) -> Generator[str, None, None]:
+    def read() -> Iterable[bytes]:
+        raw.seek(0)
+        return _chunks(raw)
+
+    encoding = detect_encoding(read)
+    raw.seek(0)
+    text = io.TextIOWrapper(raw, encoding=encoding, newline="")
+    try:
+        while line := text.readline(MAX_LINE_CHARS + 1):
+            yield line
+    finally:
+        text.detach()
+
+
+def bounded_lines(lines: Iterable[str]) -> Iterator[str]:
+    """`lines`, or `csv.Error` at the first one longer than `MAX_LINE_CHARS`."""
+    for number, line in enumerate(lines, start=1):
+        if len(line) > MAX_LINE_CHARS:
+            raise csv.Error(f"line {number} is longer than {MAX_LINE_CHARS:,} characters")
+        yield line
 
 
 @dataclass
@@ -37,7 +163,9 @@ class RowRefusals:
 
     def file_failed(self, exc: UnicodeDecodeError | csv.Error) -> None:
         """Record why the file cannot be read on (an encoding or CSV fault)."""
-        if isinstance(exc, UnicodeDecodeError):
+        if isinstance(exc, EncodingRefused):
+            self.file_error = exc.message
+        elif isinstance(exc, UnicodeDecodeError):
             self.file_error = (
                 f"The file is not UTF-8 text (near row {self.rows + 1}: {exc.reason}); "
                 "save it as UTF-8 (files from Excel in China are often GBK)."
@@ -75,7 +203,7 @@ def csv_rows(
     A wrong or missing header sets `report.file_error` and yields nothing. Decoding and CSV
     errors propagate to the caller, which calls `report.file_failed`.
     """
-    reader = csv.DictReader(lines)
+    reader = csv.DictReader(bounded_lines(lines))
     if reader.fieldnames is None:
         report.file_error = "The file is empty: it has no header line."
         return

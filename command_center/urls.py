@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, register_converter
+from django.urls.converters import PathConverter
 
 from command_center import csp, views, views_province, views_reports
 from command_center.api import api
@@ -15,13 +16,24 @@ from command_center.ops import health, metrics
 # The admin's login goes through the same guard as ours (its lock message, its 429).
 admin.site.login_form = GuardedAdminAuthenticationForm
 
+
+class AnyPath(PathConverter):
+    """Any rest of a path, empty or with a newline in it (`<path:>` needs a character and
+    stops at a newline, and Django's HTML 404 page answered): every other path under /api/
+    is the API's JSON 404."""
+
+    regex = "(?s:.*)"
+
+
+register_converter(AnyPath, "anypath")
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("csp-report/", csp.csp_report, name="csp-report"),
     path("api/v1/", api.urls),
-    path("api/<path:rest>", api_not_found),
+    path("api/<anypath:rest>", api_not_found, name="api-not-found"),
     path(
         "accounts/login/",
         throttled_login(

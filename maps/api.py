@@ -70,7 +70,9 @@ class PeriodQuery(AreaQuery):
 class CaseFeedQuery(PeriodQuery):
     state: str = Field("open", description="a case state, open (default) or all", max_length=20)
     overdue: bool | None = None
-    incident: Annotated[int, Field(ge=1)] | None = Field(None, description="linked to incident")
+    incident: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = Field(
+        None, description="linked to incident"
+    )
     number: str | None = Field(None, description="case numbers, comma-separated", max_length=4000)
 
 

@@ -13,6 +13,7 @@ from django.db import transaction
 from alerts.domain.duty import DUTY_RUNGS
 from alerts.domain.messages import MessageError, to_e164
 from alerts.models import DutyShift, Officer
+from command_center.csv_import import bounded_lines
 from incidents.models import Unit
 
 ROSTER_COLUMNS = ("day", "unit", "duty", "name", "phone")
@@ -40,7 +41,7 @@ class RosterRow:
 
 def roster_parse(district_id: int, text: str) -> tuple[list[RosterRow], list[str]]:
     """Read and check a roster CSV; returns the rows and every error (by line number)."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    reader = csv.DictReader(bounded_lines(io.StringIO(text.lstrip("\ufeff"))))
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in ROSTER_COLUMNS if c not in header]
     if missing:
@@ -97,7 +98,11 @@ def roster_import(*, district_id: int, text: str) -> RosterImport:
     name or unit is an error (a mistyped number must not page the wrong person).
     """
     result = RosterImport()
-    rows, result.errors = roster_parse(district_id, text)
+    try:
+        rows, result.errors = roster_parse(district_id, text)
+    except csv.Error as exc:  # a huge cell, say
+        result.errors = [f"The file is not valid CSV: {exc}"]
+        return result
     if result.errors:
         return result
     officers = {o.phone: o for o in Officer.objects.filter(district_id=district_id)}

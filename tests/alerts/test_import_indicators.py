@@ -375,7 +375,7 @@ def test_a_header_naming_a_column_twice_is_refused(district: District, tmp_path:
     assert nothing_stored()
 
 
-def test_a_gbk_file_is_refused(district: District, tmp_path: Path) -> None:
+def test_a_gbk_file_is_read_as_gbk(district: District, tmp_path: Path) -> None:
     path = tmp_path / "gbk.csv"
     path.write_bytes(
         (HEADER + ",reported_at\n").encode()
@@ -384,21 +384,23 @@ def test_a_gbk_file_is_refused(district: District, tmp_path: Path) -> None:
         + row("甲-中文", extra=[""]).encode("gbk")
         + b"\n"
     )
-    error, _err = refused(path, "--skip-bad")
-    assert "not UTF-8" in error
-    assert "GBK" in error
-    assert nothing_stored()
+    run(path)
+    assert reading("power", "甲-中文").number == Decimal("1200")
 
 
-def test_a_gbk_file_late_in_a_big_file_is_refused_whole(district: District, tmp_path: Path) -> None:
-    path = tmp_path / "gbk.csv"
+def test_utf8_chinese_then_gbk_late_in_a_big_file_is_refused_whole(
+    district: District, tmp_path: Path
+) -> None:
+    path = tmp_path / "mixed.csv"
     with path.open("wb") as f:
         f.write((HEADER + "\n").encode())
+        f.write((row("电表-1", n=1) + "\n").encode())
         for i in range(3000):
             f.write((row(f"e{i}", n=i % 50 + 1) + "\n").encode())
         f.write((row("中文", n=1) + "\n").encode("gbk"))
     error, _err = refused(path, "--skip-bad", "--batch", "500")
-    assert "not UTF-8" in error
+    assert "mixes encodings" in error
+    assert "3003" in error
     assert nothing_stored()
 
 

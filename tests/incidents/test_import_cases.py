@@ -34,6 +34,7 @@ from incidents.models import (
     Unit,
 )
 from incidents.policy import actor_for
+from incidents.services.event_chain import district_verify
 from incidents.services.intake import Intake, case_register
 
 HEADER = [*REQUIRED, *OPTIONAL]
@@ -451,13 +452,23 @@ def test_a_wrong_header_refuses_the_file(
     assert nothing_stored()
 
 
-def test_a_gbk_file_is_refused_with_a_hint(district: District, tmp_path: Path) -> None:
+def test_a_gbk_file_from_excel_is_read_as_gbk(district: District, tmp_path: Path) -> None:
     good = write(tmp_path, [row(1), row(2)])
     path = tmp_path / "gbk.csv"
     path.write_bytes(good.read_text(encoding="utf-8").encode("gbk"))
+    run(path)
+    assert sorted(Report.objects.values_list("complainant_name", flat=True)) == ["工人1", "工人2"]
+
+
+def test_a_file_neither_utf8_nor_gbk_is_refused_by_name(district: District, tmp_path: Path) -> None:
+    good = write(tmp_path, [row(1), row(2)])
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(good.read_bytes() + "工人3".encode("gbk") + b"\xff\r\n")
     error, _err = refused(path, "--skip-bad")
-    assert "not UTF-8" in error
-    assert "GBK" in error
+    assert "mixes encodings" in error
+    path.write_bytes(b"\xff\xfe\x00" + good.read_bytes())
+    error, _err = refused(path, "--skip-bad")
+    assert "neither UTF-8 nor GBK" in error
     assert nothing_stored()
 
 
@@ -486,7 +497,7 @@ def test_a_ragged_row_is_refused(district: District, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_hundred_thousand_rows_import_at_a_steady_pace(
+def test_a_hundred_thousand_rows_import_completely_and_chain_their_events(
     district: District, tmp_path: Path
 ) -> None:
     rows = 100_000
@@ -518,4 +529,5 @@ def test_a_hundred_thousand_rows_import_at_a_steady_pace(
     out, _err = run(path)
     print(f"the same file again: {time.perf_counter() - started:.1f} s")
     assert f"{rows} rows: 0 stored, {rows} already held, 0 refused." in out
-    assert rows / seconds > 300
+    # (The pace is printed, not asserted: speed is the benchmarks' business.)
+    assert district_verify(district.pk).broken is None

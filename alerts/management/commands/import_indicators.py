@@ -14,7 +14,7 @@ from alerts.services.indicator_import import (
     ImportRefused,
     readings_import,
 )
-from command_center.csv_import import MAX_LISTED, ProgressBar, data_lines
+from command_center.csv_import import MAX_LISTED, ProgressBar, data_lines, open_csv
 from incidents.management.district import district_option
 
 
@@ -50,7 +50,7 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read {path}: {exc}") from exc
         progress = ProgressBar(self.stderr, total, interactive=sys.stderr.isatty())
         try:
-            with path.open(encoding="utf-8-sig", newline="") as lines:
+            with open_csv(path) as lines:
                 report = readings_import(
                     district_id=district.pk,
                     lines=lines,

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from alerts.services import roster_import
+from command_center.csv_import import decode_csv
 from incidents.management.district import district_option
 
 
@@ -24,7 +25,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         district = district_option(options["district"])
         try:
-            text = options["file"].read_text(encoding="utf-8-sig")
+            text = decode_csv(options["file"].read_bytes())
         except (OSError, UnicodeDecodeError) as exc:
             raise CommandError(f"Cannot read {options['file']}: {exc}") from exc
         result = roster_import(district_id=district.pk, text=text)
