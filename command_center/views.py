@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 
 from command_center import dashboard
 from incidents.labels import EVENT_LABELS
-from incidents.models import ProvinceMembership
+from incidents.models import Membership, ProvinceMembership
 from incidents.policy import dashboard_stream
 from incidents.views_incidents import live_labels
 from incidents.web import page_actor
@@ -22,9 +22,15 @@ from maps.rendering import build_map
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """The live dashboard for those who have one; everyone else starts at the case list
-    (and the provincial command at the province's page)."""
+    (the provincial command at the province's page, and an administrator who belongs to no
+    district at the admin)."""
     if ProvinceMembership.objects.filter(user_id=request.user.pk or 0).exists():
         return redirect("province")
+    if (
+        request.user.is_staff
+        and not Membership.objects.filter(user_id=request.user.pk or 0).exists()
+    ):
+        return redirect("admin:index")
     actor = page_actor(request)
     if dashboard_stream(actor) is None:
         return redirect("case-list")

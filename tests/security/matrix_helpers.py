@@ -10,11 +10,13 @@ database again, as a transactional test would.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from unittest import mock
 from urllib.parse import urlencode
 
 from django.contrib.auth.models import Group, User
@@ -324,12 +326,25 @@ def demo_world(django_db_blocker: Any) -> Iterator[World]:
         SMS_BACKEND="locmem",
         SMS_RATE_PER_SECOND=0,
     )
+    # The module's first test may be an async one (its fixtures are then set up while its
+    # event loop runs in this thread); building and emptying the world is plain sync work
+    # with nothing else running, so Django's async guard is lifted for those two steps.
+    sync_work = mock.patch.dict(os.environ, {"DJANGO_ALLOW_ASYNC_UNSAFE": "true"})
     with django_db_blocker.unblock(), fast:
+        for alias in connections:
+            db = connections[alias]
+            # Never the real database: pytest-django must have switched to the test one.
+            assert db.settings_dict["NAME"] == db.creation._get_test_db_name(), (
+                f"{alias} is not the test database; run a django_db test first"
+            )
         try:
-            yield build_world()
+            with sync_work:
+                built = build_world()
+            yield built
         finally:
-            for alias in connections:
-                call_command("flush", database=alias, interactive=False, verbosity=0)
+            with sync_work:
+                for alias in connections:
+                    call_command("flush", database=alias, interactive=False, verbosity=0)
 
 
 # --- calling an address as a person --------------------------------------------------------

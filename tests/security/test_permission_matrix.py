@@ -877,6 +877,16 @@ def test_admin_is_for_staff_only(path: str, callers: Callers, django_db_blocker:
     assert admin.get(path).status_code == 200
 
 
+@pytest.mark.django_db
+def test_an_administrator_of_no_district_starts_at_the_admin(callers: Callers) -> None:
+    """The home page is a district's dashboard: a superuser of no district is sent to the
+    admin, not shown a 403."""
+    admin = Client()
+    admin.force_login(User.objects.get(username="admin"))
+    response = admin.get("/")
+    assert (response.status_code, response["Location"]) == (302, "/admin/")
+
+
 # --- never listing what it may not see ------------------------------------------------------
 
 CASE_NUMBER = re.compile(r"\b(?:NX|WX)-\d{4}-\d{6}\b")
@@ -1022,6 +1032,7 @@ async def _connect(path: str, cookie: str | None) -> tuple[str, WebsocketCommuni
     return str(closing.get("code")), ws
 
 
+@pytest.mark.django_db
 def test_every_socket_route_is_in_the_table(world: World) -> None:
     from command_center.routing import websocket_urlpatterns
 
