@@ -318,6 +318,11 @@ class _Null:
         return None
 
 
+def async_guard_lifted() -> Any:
+    """Django's async guard lifted, for plain sync set-up work with nothing else running."""
+    return mock.patch.dict(os.environ, {"DJANGO_ALLOW_ASYNC_UNSAFE": "true"})
+
+
 @contextlib.contextmanager
 def demo_world(django_db_blocker: Any) -> Iterator[World]:
     """The world, committed, for one module; the database is emptied afterwards."""
@@ -329,7 +334,7 @@ def demo_world(django_db_blocker: Any) -> Iterator[World]:
     # The module's first test may be an async one (its fixtures are then set up while its
     # event loop runs in this thread); building and emptying the world is plain sync work
     # with nothing else running, so Django's async guard is lifted for those two steps.
-    sync_work = mock.patch.dict(os.environ, {"DJANGO_ALLOW_ASYNC_UNSAFE": "true"})
+    sync_work = async_guard_lifted()
     with django_db_blocker.unblock(), fast:
         for alias in connections:
             db = connections[alias]

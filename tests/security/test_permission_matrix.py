@@ -14,17 +14,18 @@ out of their scope are absent. Then every socket: who may connect, and to which 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
@@ -42,6 +43,7 @@ from tests.security.matrix_helpers import (
     PERSONAS,
     Callers,
     World,
+    async_guard_lifted,
     demo_world,
     fingerprint,
 )
@@ -57,7 +59,8 @@ def world(django_db_setup: None, django_db_blocker: Any) -> Iterator[World]:
 def callers(world: World, django_db_blocker: Any) -> Callers:
     """Everyone logged in once, with sessions committed beside the world."""
     made = Callers(world)
-    with django_db_blocker.unblock():
+    # (Lifted like the world's: an async test may be the one that sets this up.)
+    with django_db_blocker.unblock(), async_guard_lifted():
         for persona in PERSONAS:
             made.client(persona)
     return made
@@ -1041,22 +1044,47 @@ def test_every_socket_route_is_in_the_table(world: World) -> None:
     assert routes == tabled
 
 
-async def test_sockets_for_every_person(
-    world: World, callers: Callers, django_db_blocker: Any
-) -> None:
+def test_sockets_for_every_person(world: World, callers: Callers, django_db_blocker: Any) -> None:
+    # The sockets are driven from a thread with its own event loop: the main thread's may
+    # already be taken (the browser tests' Playwright keeps one for the session).
+    with django_db_blocker.unblock(), async_guard_lifted():
+        cells = _socket_cells(world)
+        cookies = {
+            persona: None if persona == ANON else callers.client(persona).cookies["sessionid"].value
+            for persona in PERSONAS
+        }
+    wrong: list[str] = []
+    failed: list[BaseException] = []
+
+    def drive() -> None:
+        try:
+            wrong.extend(asyncio.run(_sockets_outcomes(cells, cookies)))
+        except BaseException as exc:
+            failed.append(exc)
+        finally:
+            close_old_connections()
+
     with django_db_blocker.unblock():
-        cells = await sync_to_async(_socket_cells)(world)
-        wrong = []
-        for path, expected in cells.items():
-            for persona in PERSONAS:
-                cookie = (
-                    None if persona == ANON else callers.client(persona).cookies["sessionid"].value
-                )
-                got, ws = await _connect(path, cookie)
-                if got != expected[persona]:
-                    wrong.append(f"{path} {persona}: {got}, expected {expected[persona]}")
-                await ws.disconnect()
+        thread = threading.Thread(target=drive)
+        thread.start()
+        thread.join(timeout=600)
+    assert not thread.is_alive(), "the socket checks did not finish"
+    if failed:
+        raise failed[0]
     assert not wrong, "; ".join(wrong)
+
+
+async def _sockets_outcomes(
+    cells: dict[str, dict[str, str]], cookies: dict[str, str | None]
+) -> list[str]:
+    wrong = []
+    for path, expected in cells.items():
+        for persona in PERSONAS:
+            got, ws = await _connect(path, cookies[persona])
+            if got != expected[persona]:
+                wrong.append(f"{path} {persona}: {got}, expected {expected[persona]}")
+            await ws.disconnect()
+    return wrong
 
 
 @pytest.mark.django_db
