@@ -26,7 +26,6 @@ import re
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from celery import Celery
 
 from tests.alerts.test_worker_crash import (
     AnswerLateTwilio,
+    Worker,
     assert_each_sent_once,
     doubt_after_kill,
     messages_queue,
@@ -58,12 +58,11 @@ SEND_TIMEOUT_S = 60.0
 TASK = "alerts.tasks.send_outbox"
 
 
-@dataclass
-class CeleryWorker:
-    """One `celery worker` process of the hub, its output in `log_path`."""
+class CeleryWorker(Worker):
+    """One `celery worker` process of the hub, its output in `log_path`.
 
-    log_path: Path
-    process: subprocess.Popen[bytes] = field(repr=False)
+    Killed and stopped as the outbox worker is (`Worker.kill`, `Worker.stop`).
+    """
 
     @classmethod
     def start(cls, env: dict[str, str], log_dir: Path, label: str) -> CeleryWorker:
@@ -87,28 +86,11 @@ class CeleryWorker:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        return cls(log_path, process)
-
-    def output(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+        return cls(label, log_path, process)
 
     def received(self) -> list[str]:
         """Ids of the send tasks this worker received."""
         return re.findall(rf"Task {re.escape(TASK)}\[([0-9a-f-]+)\] received", self.output())
-
-    def kill(self) -> None:
-        """SIGKILL: nothing is acknowledged, recorded or rolled back by the worker."""
-        self.process.kill()
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.kill()
 
 
 def broker(url: str, prefix: str, **options: Any) -> Celery:
