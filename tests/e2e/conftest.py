@@ -232,9 +232,9 @@ def discard(hub: LiveHub) -> None:
         shutil.rmtree(hub.data_dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_hub() -> Iterator[LiveHub]:
-    """Base URL of the hub served by uvicorn from a fresh SQLite file with 30 demo cases."""
+    """The hub served by uvicorn from a fresh SQLite file with 30 demo cases, for this folder."""
     hub = new_hub()
     try:
         start(hub)
@@ -243,8 +243,14 @@ def live_hub() -> Iterator[LiveHub]:
         discard(hub)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """One Chromium for this folder's tests.
+
+    Package-scoped, not session-scoped: Playwright's sync API runs an event loop in the main
+    thread while it is open, and the async tests that pytest collects after this folder
+    cannot run beside it. The browser and Playwright end with the folder's last test.
+    """
     if not CHROMIUM.exists():
         message = "Chromium not installed at /usr/bin/chromium (apt-get install chromium)"
         if in_ci():
