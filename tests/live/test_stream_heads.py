@@ -1,0 +1,98 @@
+"""`StreamHeads`: the sockets of one process share one reading of a stream's head.
+
+The catch-up of every open socket asks for its stream's newest event id every
+`WS_CATCH_UP_SECONDS`; these tests count the readings that reach the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from incidents import live
+from incidents.live import StreamHeads, heads_of_loop
+
+
+class Log:
+    """A stand-in for the event log: counts readings; each takes a moment, as a query does."""
+
+    def __init__(self) -> None:
+        self.heads: dict[str, int] = {}
+        self.readings: Counter[str] = Counter()
+
+    async def read(self, stream: str) -> int:
+        self.readings[stream] += 1
+        await asyncio.sleep(0.01)
+        return self.heads.get(stream, 0)
+
+
+async def test_five_hundred_sockets_asking_at_once_cost_one_reading_per_stream() -> None:
+    log = Log()
+    log.heads = {"district:1": 40, "incident:7": 9}
+    heads = StreamHeads(ttl=15, read=log.read)
+    streams = ["district:1"] * 450 + ["incident:7"] * 50
+    answers = await asyncio.gather(*(heads.head(stream) for stream in streams))
+    assert answers == [40] * 450 + [9] * 50
+    assert log.readings == {"district:1": 1, "incident:7": 1}
+
+
+async def test_a_reading_older_than_its_ttl_is_read_again() -> None:
+    log = Log()
+    log.heads = {"district:1": 40}
+    heads = StreamHeads(ttl=0.05, read=log.read)
+    assert await heads.head("district:1") == 40
+    log.heads["district:1"] = 42  # events written since
+    assert await heads.head("district:1") == 40  # within the ttl: the reading stands
+    await asyncio.sleep(0.06)
+    assert await heads.head("district:1") == 42
+    assert log.readings["district:1"] == 2
+
+
+async def test_a_failed_reading_is_not_kept_and_the_next_asker_reads_again() -> None:
+    calls = 0
+
+    async def flaky(stream: str) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("database restarting")
+        return 5
+
+    heads = StreamHeads(ttl=15, read=flaky)
+    with pytest.raises(ConnectionError):
+        await heads.head("district:1")
+    assert await heads.head("district:1") == 5
+
+
+async def test_old_readings_are_forgotten_when_there_are_many_streams(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(StreamHeads, "PRUNE_ABOVE", 3)
+    log = Log()
+    heads = StreamHeads(ttl=0.02, read=log.read)
+    for n in range(3):
+        await heads.head(f"incident:{n}")
+    await asyncio.sleep(0.03)
+    await heads.head("incident:99")  # the fourth: the three stale ones go
+    assert set(heads.heads) == {"incident:99"}
+    assert set(heads.locks) == {"incident:99"}
+
+
+async def test_each_event_loop_has_its_own_heads(settings: Any) -> None:
+    settings.WS_CATCH_UP_SECONDS = 30
+    mine = heads_of_loop()
+    assert heads_of_loop() is mine
+    assert mine.ttl == 15
+
+    def in_another_loop() -> StreamHeads:
+        async def ask() -> StreamHeads:
+            return heads_of_loop()
+
+        return asyncio.run(ask())
+
+    other = await asyncio.to_thread(in_another_loop)
+    assert other is not mine
+    assert asyncio.get_running_loop() in live._heads
