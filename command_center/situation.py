@@ -2,8 +2,10 @@
 period from the records, then completed by the duty officer's notes.
 
 The figures are frozen at drafting: yesterday's flows (local day, Asia/Shanghai) and the
-stocks as they stood at the drafting time. One report per district and day, whatever the
-number of workers drafting at once (a unique constraint, and `get_or_create`).
+stocks as they stood at the drafting time, with the event log's head as an anchor of its
+hash chain (a printed report keeps a copy the database's owner cannot rewrite). One report
+per district and day, whatever the number of workers drafting at once (a unique
+constraint, and `get_or_create`).
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from alerts.services.zero_reports import daily_report_status
 from command_center.models import SituationReport
 from command_center.reports import fund_total
 from incidents.activity import day_bounds
+from incidents.domain.chain import anchor_text
 from incidents.domain.identifiers import mask_numbers_in_text
 from incidents.domain.incidents import LEVELS_ASCENDING, OPEN_STATUSES
 from incidents.domain.lifecycle import OPEN_STATES
 from incidents.errors import Forbidden, Invalid, NotFound
 from incidents.events import event_record
-from incidents.models import Case, District, Event, FundAccount, Incident
+from incidents.models import Case, District, Event, EventLogHead, FundAccount, Incident
 from incidents.policy import DISTRICT_WIDE, Actor
 
 NOTES_MAX_CHARS = 10_000
@@ -62,6 +65,7 @@ def situation_figures(*, district_id: int, day: date, now: datetime) -> dict[str
 
     reports = daily_report_status(district_id, yesterday)
     required = reports.period is not None
+    head = EventLogHead.objects.filter(district_id=district_id).first()
     return {
         "as_of": timezone.localtime(now).isoformat(),
         "yesterday": yesterday.isoformat(),
@@ -94,6 +98,13 @@ def situation_figures(*, district_id: int, day: date, now: datetime) -> dict[str
             "expected": len(reports.filed) + len(reports.missing) if required else 0,
             "missing": sorted(u.code for u in reports.missing) if required else [],
         },
+        # An anchor of the tamper-evident log, printed and filed with the report
+        # (`manage.py verify_events --anchor`).
+        "event_log": {
+            "anchor": anchor_text(head.last_event_id, head.last_hash),
+        }
+        if head is not None and head.last_event_id
+        else None,
     }
 
 

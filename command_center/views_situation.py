@@ -112,6 +112,17 @@ def figure_tables(report: SituationReport) -> list[Table]:
                 (_("Missing"), missing),
             ],
         ),
+        *(
+            [
+                (
+                    "event-log",
+                    _("Event log at drafting"),
+                    [(_("Anchor (event:SHA-256)"), log["anchor"])],
+                )
+            ]
+            if (log := f.get("event_log"))
+            else []
+        ),
     ]
 
 

@@ -8,6 +8,12 @@ that event or the next; `verify` names the first event where it breaks. The dist
 head (`EventLogHead`) keeps the last event's id and hash, so removing the newest events is
 seen too.
 
+An anchor is an event's id and hash copied out of the database (the daily check's log line,
+the situation report, `verify_events`' output): someone able to rewrite the table can
+rewrite a chain from the event they changed to its head so that it holds again, but not
+the copies elsewhere, and `verify` with the anchors names the anchored event whose hash
+moved.
+
 The canonical form is versioned (`VERSION`): a future change of what is sealed writes a new
 version and leaves old events verifiable.
 """
@@ -16,7 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -103,12 +110,22 @@ class Checked:
     broken: Break | None
 
 
-def verify(links: Iterable[Link], *, head_id: int | None = None, head_hash: str = "") -> Checked:
+def verify(
+    links: Iterable[Link],
+    *,
+    head_id: int | None = None,
+    head_hash: str = "",
+    anchors: Mapping[int, str] | None = None,
+) -> Checked:
     """Walk one district's events in id order; the first break, or None when it holds.
 
     `head_id`/`head_hash` are the log head's record of the newest event: events removed
-    from the end of the chain show as a head the walk never reached.
+    from the end of the chain show as a head the walk never reached. `anchors` (event id to
+    hash) are hashes kept outside the database: an event met whose hash differs breaks the
+    chain there ("anchor"), though it follows from its predecessor. Anchors of events the
+    walk does not meet are the caller's to report (they may be of another district).
     """
+    anchors = anchors or {}
     prev = GENESIS
     count = 0
     last_id = 0
@@ -118,8 +135,26 @@ def verify(links: Iterable[Link], *, head_id: int | None = None, head_hash: str 
             return Checked(count, link.id, prev, Break(link.id, "previous-hash"))
         if digest(prev, link.sealed) != link.hash:
             return Checked(count, link.id, prev, Break(link.id, "content"))
+        if link.id in anchors and anchors[link.id] != link.hash:
+            return Checked(count, link.id, prev, Break(link.id, "anchor"))
         prev = link.hash
         last_id = link.id
     if head_id is not None and (head_id, head_hash or GENESIS) != (last_id, prev):
         return Checked(count, last_id, prev, Break(head_id or last_id, "head"))
     return Checked(count, last_id, prev, None)
+
+
+_ANCHOR = re.compile(r"#?(?P<id>[0-9]{1,18}):(?P<hash>[0-9a-f]{64})")
+
+
+def anchor_parse(text: str) -> tuple[int, str]:
+    """`"<event id>:<sha256 hex>"` (a leading `#` allowed) as (id, hash); ValueError if not."""
+    found = _ANCHOR.fullmatch(text.strip().lower())
+    if found is None:
+        raise ValueError(f"not an anchor (event id, a colon, 64 hex digits): {text!r}")
+    return int(found["id"]), found["hash"]
+
+
+def anchor_text(event_id: int, event_hash: str) -> str:
+    """How an anchor is written out, to be read back by `anchor_parse`."""
+    return f"{event_id}:{event_hash}"

@@ -157,13 +157,6 @@ def tamper(sql: str, params: list[Any]) -> None:
     event_guard.install(connection)
 
 
-@pytest.fixture
-def logged(district: District) -> list[Event]:
-    for _ in range(3):
-        register_case()
-    return list(Event.objects.filter(district=district).order_by("id"))
-
-
 def test_each_event_carries_the_hash_of_the_one_before(
     district: District, logged: list[Event]
 ) -> None:
