@@ -10,8 +10,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import timezone
 from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from alerts.models import EarlyWarning, RiskSubject, SensitivePeriod, ZeroReport
@@ -40,6 +42,19 @@ ClientFor = Callable[[str], Client]
 
 def at(hour: int, minute: int = 0, *, day: date = DAY) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=SHANGHAI)
+
+
+def drafted_today(district: District) -> SituationReport:
+    """Today's report, drafted in a one-day sensitive period at today's drafting hour
+    (whatever the hour the suite runs at)."""
+    today = timezone.localdate()
+    SensitivePeriod.objects.create(district=district, name="保障期", starts_on=today, ends_on=today)
+    drafting = timezone.localtime().replace(
+        hour=settings.SITUATION_REPORT_HOUR, minute=0, second=0, microsecond=0
+    )
+    report = situation_draft(district_id=district.pk, now=drafting)
+    assert report is not None
+    return report
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 
 from tests.alerts.test_worker_crash import (
@@ -91,20 +92,42 @@ class FaultHub:
         return int(self.query("SELECT id FROM incidents_district ORDER BY id LIMIT 1")[0][0])
 
 
-@pytest.fixture(scope="session")
-def fault_db() -> Iterator[FaultHub]:
-    """A migrated, seeded PostgreSQL database shared by the fault tests (dropped after)."""
+@contextlib.contextmanager
+def postgres_database(label: str) -> Iterator[HubDatabase]:
+    """A migrated, seeded PostgreSQL database of the hub, dropped after (skipped without a
+    server, failing under CI=true)."""
     try:
-        db = database_create("postgresql", label="faults")
+        db = database_create("postgresql", label=label)
     except DatabaseUnavailable as exc:
         skip_or_fail(f"{exc}; set TEST_POSTGRES_URL or start PostgreSQL")
         raise  # not reached
     try:
+        yield db
+    finally:
+        db.drop()
+
+
+def terminate_backends(db: HubDatabase) -> int:
+    """Terminate every backend connected to `db`; how many there were.
+
+    Run from the server's maintenance database, so the controlling connection is not one of
+    them (and is excluded by pid besides)."""
+    with psycopg.connect(db.admin_url, connect_timeout=5, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            (db.name,),
+        ).fetchall()
+    return sum(1 for (done,) in rows if done)
+
+
+@pytest.fixture(scope="session")
+def fault_db() -> Iterator[FaultHub]:
+    """A migrated, seeded PostgreSQL database shared by the fault tests (dropped after)."""
+    with postgres_database("faults") as db:
         output = run_python(db.env, TOKENS_SCRIPT, "command", "clerk_lianshi")
         tokens = json.loads(output.strip().splitlines()[-1])
         yield FaultHub(db=db, tokens=tokens)
-    finally:
-        db.drop()
 
 
 @pytest.fixture

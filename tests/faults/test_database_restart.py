@@ -28,11 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from tests.factories import credit_code, intake_payload
-from tests.faults.conftest import FaultHub, Server, http_json
+from tests.faults.conftest import FaultHub, Server, http_json, terminate_backends
 
 pytestmark = pytest.mark.own_databases
 
@@ -80,20 +79,6 @@ def register_with_retries(server: Server, token: str, outcome: Outcome) -> None:
                 return
             outcome.errors.append(str(status))
         time.sleep(0.1)
-
-
-def terminate_backends(hub: FaultHub) -> int:
-    """Terminate every backend connected to the hub's database; how many there were.
-
-    Run from the server's maintenance database, so the controlling connection is not one of
-    them (and is excluded by pid besides)."""
-    with psycopg.connect(hub.db.admin_url, connect_timeout=5, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = %s AND pid <> pg_backend_pid()",
-            (hub.db.name,),
-        ).fetchall()
-    return sum(1 for (done,) in rows if done)
 
 
 def wait_ready(server: Server, timeout: float) -> tuple[int, Any]:
@@ -147,13 +132,13 @@ def test_cases_registered_while_the_database_drops_connections_are_each_stored_o
                 if not any(t.is_alive() for t in threads):
                     break
                 time.sleep(0.02)
-            killed.append(terminate_backends(fault_db))
+            killed.append(terminate_backends(fault_db.db))
         for thread in threads:
             thread.join(RETRY_FOR_S + 10)
         # Idle now: cut every connection again, then requests one at a time, none retried,
         # enough to go through every connection a pool holds.
         time.sleep(0.5)
-        killed.append(terminate_backends(fault_db))
+        killed.append(terminate_backends(fault_db.db))
         first_tries = []
         for n in range(FIRST_TRIES):
             payload = intake_payload(

@@ -22,23 +22,20 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from tests.alerts.test_worker_crash import (
     AnswerLateTwilio,
-    DatabaseUnavailable,
     HubDatabase,
     Worker,
     assert_each_sent_once,
-    database_create,
     messages_queue,
     outputs,
     wait_until_sent,
     worker_env,
     workers_stop,
 )
-from tests.faults.conftest import skip_or_fail
+from tests.faults.conftest import postgres_database, terminate_backends
 
 pytestmark = pytest.mark.own_databases
 
@@ -51,26 +48,8 @@ SEND_TIMEOUT_S = 90.0
 @pytest.fixture(scope="module")
 def sms_db() -> Iterator[HubDatabase]:
     """A database of this module's own: nothing else queued in it."""
-    try:
-        db = database_create("postgresql", label="smsdb")
-    except DatabaseUnavailable as exc:
-        skip_or_fail(f"{exc}; set TEST_POSTGRES_URL or start PostgreSQL")
-        raise  # not reached
-    try:
+    with postgres_database("smsdb") as db:
         yield db
-    finally:
-        db.drop()
-
-
-def terminate_backends(db: HubDatabase) -> int:
-    """Terminate every backend connected to `db`; how many there were."""
-    with psycopg.connect(db.admin_url, connect_timeout=5, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = %s AND pid <> pg_backend_pid()",
-            (db.name,),
-        ).fetchall()
-    return sum(1 for (done,) in rows if done)
 
 
 def wait_accepted(fake: AnswerLateTwilio, count: int, worker: Worker) -> None:

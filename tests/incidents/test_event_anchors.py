@@ -9,7 +9,6 @@ situation report, an earlier `verify_events`) no longer matches, and names the e
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -19,8 +18,6 @@ from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.models import SensitivePeriod
-from command_center.situation import situation_draft
 from incidents import event_guard
 from incidents.domain import chain
 from incidents.models import District, Event, EventLogHead
@@ -33,6 +30,7 @@ from tests.incidents.test_event_chain import (
     verify_events,
     verify_refused,
 )
+from tests.test_situation_report import drafted_today
 
 # --- the rule ---------------------------------------------------------------------------------
 
@@ -158,15 +156,9 @@ def test_the_daily_check_logs_each_head_as_an_anchor(
 
 
 def test_the_situation_report_prints_the_head_as_an_anchor(
-    district: District, logged: list[Event], settings: Any
+    district: District, logged: list[Event]
 ) -> None:
-    today = timezone.localdate()
-    SensitivePeriod.objects.create(district=district, name="保障期", starts_on=today, ends_on=today)
-    drafting = timezone.localtime().replace(
-        hour=settings.SITUATION_REPORT_HOUR, minute=0, second=0, microsecond=0
-    )
-    report = situation_draft(district_id=district.pk, now=drafting)
-    assert report is not None
+    report = drafted_today(district)
     head = EventLogHead.objects.get(district=district)
     anchor = chain.anchor_text(head.last_event_id, head.last_hash)
     assert report.figures["event_log"] == {"anchor": anchor}

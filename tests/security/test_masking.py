@@ -27,7 +27,6 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
@@ -35,9 +34,9 @@ from django.utils import timezone
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from alerts.models import Officer, SensitivePeriod
+from alerts.models import Officer
 from alerts.services import outbox_send
-from command_center.situation import situation_draft, situation_edit
+from command_center.situation import situation_edit
 from incidents import demo
 from incidents.domain.identifiers import mask_numbers_in, mask_numbers_in_text
 from incidents.events import event_frame, event_record
@@ -56,6 +55,7 @@ from tests.conftest import in_ci
 from tests.factories import intake_payload
 from tests.fakes.twilio_server import FakeTwilioServer
 from tests.live.test_consumers import connect
+from tests.test_situation_report import drafted_today
 
 ClientFor = Callable[[str], Client]
 
@@ -477,13 +477,7 @@ def test_reports_and_exports_carry_no_full_number(
         change=IncidentChange(action="close", reason=f"已处置，联系人{PHONE}"),
     )
     today = timezone.localdate()
-    SensitivePeriod.objects.create(district=district, name="保障期", starts_on=today, ends_on=today)
-    # Drafted at today's drafting hour, whatever the hour the suite runs at.
-    drafting = timezone.localtime().replace(
-        hour=settings.SITUATION_REPORT_HOUR, minute=0, second=0, microsecond=0
-    )
-    report = situation_draft(district_id=district.pk, now=drafting)
-    assert report is not None
+    report = drafted_today(district)
     situation_edit(actor=command, report_id=report.pk, notes=f"重点关注 {WRITTEN}")
     month = today.strftime("%Y-%m")
     text_urls = [
