@@ -9,11 +9,18 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from typing import Any
+from unittest import mock
 
 import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
 
+from command_center.asgi import application
 from incidents import live
 from incidents.live import StreamHeads, heads_of_loop
+from tests.faults.test_lost_frames import session_cookie
+
+SCREENS = 20
 
 
 class Log:
@@ -96,3 +103,46 @@ async def test_each_event_loop_has_its_own_heads(settings: Any) -> None:
     other = await asyncio.to_thread(in_another_loop)
     assert other is not mine
     assert asyncio.get_running_loop() in live._heads
+
+
+# --- the sockets ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_open_dashboards_of_one_process_share_their_catch_up_reading(
+    district: Any, settings: Any
+) -> None:
+    """Twenty screens on one stream, catching up every second for three seconds: the log is
+    read about once per half second, not twenty times a second."""
+    settings.WS_CATCH_UP_SECONDS = 1
+    readings: Counter[str] = Counter()
+    real = live.stream_head
+
+    def counted(stream: str) -> int:
+        readings[stream] += 1
+        return real(stream)
+
+    cookie = await sync_to_async(session_cookie)("command")
+    headers = [(b"host", b"testserver"), (b"origin", b"http://testserver"), (b"cookie", cookie)]
+    with mock.patch.object(live, "stream_head", counted):
+        sockets = [WebsocketCommunicator(application, "/ws/dashboard/", headers=headers)]
+        sockets += [
+            WebsocketCommunicator(application, "/ws/dashboard/", headers=headers)
+            for _ in range(SCREENS - 1)
+        ]
+        for ws in sockets:
+            connected, _ = await ws.connect(timeout=5)
+            assert connected
+            hello = await ws.receive_json_from(timeout=5)
+            await ws.send_json_to({"type": "resume", "after": hello["head"]})
+        for ws in sockets:
+            await ws.send_json_to({"type": "ping"})
+            assert (await ws.receive_json_from(timeout=5))["type"] == "pong"
+        readings.clear()  # connecting and resuming read the head once each: not counted
+        await asyncio.sleep(3.2)
+        for ws in sockets:
+            await ws.disconnect()
+    # Each socket's catch-up asked three times (60 readings unshared); shared, a reading
+    # serves every socket for half a second: 7 at most in 3.2 s.
+    assert readings, "the catch-up never read the log"
+    assert sum(readings.values()) <= 7, readings
