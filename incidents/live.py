@@ -139,11 +139,13 @@ class StreamHeads:
         return value
 
     def _prune(self) -> None:
-        """Forget the readings too old to be used (closed incidents' rooms, mostly)."""
+        """Forget the readings too old to be used (closed incidents' rooms, mostly), and the
+        locks of streams whose reading failed."""
         now = time.monotonic()
-        for stream, (at, _head) in list(self.heads.items()):
-            if now - at >= self.ttl and not self.locks[stream].locked():
-                del self.heads[stream]
+        for stream, lock in list(self.locks.items()):
+            known = self.heads.get(stream)
+            if (known is None or now - known[0] >= self.ttl) and not lock.locked():
+                self.heads.pop(stream, None)
                 del self.locks[stream]
 
 

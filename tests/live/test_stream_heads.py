@@ -83,6 +83,14 @@ async def test_old_readings_are_forgotten_when_there_are_many_streams(
     heads = StreamHeads(ttl=0.02, read=log.read)
     for n in range(3):
         await heads.head(f"incident:{n}")
+
+    async def failing(stream: str) -> int:
+        raise ConnectionError("database restarting")
+
+    heads.read = failing
+    with pytest.raises(ConnectionError):
+        await heads.head("incident:failed")  # leaves a lock and no reading
+    heads.read = log.read
     await asyncio.sleep(0.03)
     await heads.head("incident:99")  # the fourth: the three stale ones go
     assert set(heads.heads) == {"incident:99"}
