@@ -61,7 +61,7 @@ def figure_tables(report: SituationReport) -> list[Table]:
         )
     }
     missing = ", ".join(names.get(c, c) for c in zero.get("missing", [])) or "—"
-    return [
+    tables: list[Table] = [
         (
             "cases",
             _("Wage-arrears cases"),
@@ -112,18 +112,16 @@ def figure_tables(report: SituationReport) -> list[Table]:
                 (_("Missing"), missing),
             ],
         ),
-        *(
-            [
-                (
-                    "event-log",
-                    _("Event log at drafting"),
-                    [(_("Anchor (event:SHA-256)"), log["anchor"])],
-                )
-            ]
-            if (log := f.get("event_log"))
-            else []
-        ),
     ]
+    if log := f.get("event_log"):
+        tables.append(
+            (
+                "event-log",
+                _("Event log at drafting"),
+                [(_("Anchor (event:SHA-256)"), log["anchor"])],
+            )
+        )
+    return tables
 
 
 @login_required

@@ -14,18 +14,17 @@ out of their scope are absent. Then every socket: who may connect, and to which 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
@@ -1044,33 +1043,18 @@ def test_every_socket_route_is_in_the_table(world: World) -> None:
     assert routes == tabled
 
 
-def test_sockets_for_every_person(world: World, callers: Callers, django_db_blocker: Any) -> None:
-    # The sockets are driven from a thread with its own event loop: the main thread's may
-    # already be taken (the browser tests' Playwright keeps one for the session).
-    with django_db_blocker.unblock(), async_guard_lifted():
-        cells = _socket_cells(world)
-        cookies = {
+async def test_sockets_for_every_person(
+    world: World, callers: Callers, django_db_blocker: Any
+) -> None:
+    def cookies() -> dict[str, str | None]:
+        return {
             persona: None if persona == ANON else callers.client(persona).cookies["sessionid"].value
             for persona in PERSONAS
         }
-    wrong: list[str] = []
-    failed: list[BaseException] = []
-
-    def drive() -> None:
-        try:
-            wrong.extend(asyncio.run(_sockets_outcomes(cells, cookies)))
-        except BaseException as exc:
-            failed.append(exc)
-        finally:
-            close_old_connections()
 
     with django_db_blocker.unblock():
-        thread = threading.Thread(target=drive)
-        thread.start()
-        thread.join(timeout=600)
-    assert not thread.is_alive(), "the socket checks did not finish"
-    if failed:
-        raise failed[0]
+        cells = await sync_to_async(_socket_cells)(world)
+        wrong = await _sockets_outcomes(cells, await sync_to_async(cookies)())
     assert not wrong, "; ".join(wrong)
 
 
