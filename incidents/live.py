@@ -358,6 +358,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
                     async with self.sending:
                         if not self.holding:
                             await self.replay()
+            except OSError:
+                # The client is gone (uvicorn's ClientDisconnected is an OSError); the
+                # server's disconnect ends the consumer, and nothing is left to catch up.
+                log.info("catch-up of %s stopped: the client is gone", self.channel_name)
+                return
             except Exception:
                 log.exception("catch-up of %s failed", self.channel_name)
 

@@ -7,6 +7,7 @@ The catch-up of every open socket asks for its stream's newest event id every
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from typing import Any
 from unittest import mock
@@ -154,3 +155,35 @@ async def test_open_dashboards_of_one_process_share_their_catch_up_reading(
     # serves every socket for half a second: 7 at most in 3.2 s.
     assert readings, "the catch-up never read the log"
     assert sum(readings.values()) <= 7, readings
+
+
+async def test_the_catch_up_stops_quietly_when_the_client_is_gone(
+    settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A send to a client that left raises (uvicorn: `ClientDisconnected`, an OSError): the
+    catch-up ends there instead of logging a traceback every period for a dead socket."""
+    settings.WS_CATCH_UP_SECONDS = 0.01
+    consumer = live.LiveConsumer()
+    consumer.stream, consumer.last_id, consumer.holding = "district.1", 0, False
+    consumer.channel_name = "specific..gone"
+    consumer.sending = asyncio.Lock()
+    sends = 0
+
+    async def gone() -> None:
+        nonlocal sends
+        sends += 1
+        raise ConnectionResetError("client disconnected")
+
+    async def ahead(stream: str) -> int:
+        return 5
+
+    consumer.replay = gone  # type: ignore[method-assign]
+    with (
+        mock.patch.object(live, "heads_of_loop", return_value=StreamHeads(0, ahead)),
+        caplog.at_level(logging.INFO, logger="incidents.live"),
+    ):
+        await asyncio.wait_for(consumer._catch_up_forever(), timeout=5)
+    assert sends == 1
+    assert "the client is gone" in caplog.text
+    assert "Traceback" not in caplog.text
+    assert not any(r.exc_info for r in caplog.records)
